@@ -1,0 +1,225 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/internal/bus"
+	"github.com/newsflow/newsflow/internal/store"
+	"github.com/newsflow/newsflow/pkg/events"
+)
+
+// ArticleWriter is the part of store.Store the sink needs.
+type ArticleWriter interface {
+	Write(ctx context.Context, batch []events.EnrichedArticle) (store.WriteResult, error)
+}
+
+// SinkConfig configures the sink stage.
+type SinkConfig struct {
+	Bus       bus.Config
+	GroupID   string
+	BatchSize int           // at most this many events per transaction
+	BatchWait time.Duration // at most this long filling a batch
+	// RetryMax caps the backoff between attempts while the database fails.
+	RetryMax time.Duration
+}
+
+// Sink is the sink stage: it consumes enriched articles and stores them in
+// batches, one transaction per batch.
+//
+// Contract per batch: every valid article is stored (inserted, updated, or
+// skipped as an older or equal version) in one committed transaction before
+// the batch's offsets are committed. A message that cannot be decoded, or that
+// the store rejects for good, goes to the dead-letter topic with the reason
+// and the rest of the batch is still stored. While the database is down or
+// refuses the batch for a transient reason, the sink retries the same batch
+// with backoff, fetches nothing more (back-pressure: at most one batch is
+// held in memory), reports not-ready, and resumes by itself.
+type Sink struct {
+	cfg      SinkConfig
+	store    ArticleWriter
+	logger   *slog.Logger
+	consumer *bus.Consumer
+	dlq      *bus.DeadLetters
+	kmetrics *bus.Metrics
+	m        *sinkMetrics
+	failing  atomic.Value // string
+}
+
+type sinkMetrics struct {
+	received      prometheus.Counter
+	deadLettered  *prometheus.CounterVec
+	retries       prometheus.Counter
+	errors        *prometheus.CounterVec
+	lastProcessed prometheus.Gauge
+	up            prometheus.Gauge
+}
+
+func newSinkMetrics(reg prometheus.Registerer) (*sinkMetrics, error) {
+	m := &sinkMetrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_sink_messages_received_total", Help: "Enriched-article messages consumed.",
+		}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_sink_dead_lettered_total", Help: "Messages sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_sink_write_retries_total", Help: "Batch writes retried after a transient database failure.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_sink_batch_errors_total", Help: "Failed batch writes, by class (unavailable, rejected, other).",
+		}, []string{"class"}),
+		lastProcessed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsflow_sink_last_processed_timestamp_seconds", Help: "When the sink last committed a batch (Unix time).",
+		}),
+		up: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsflow_sink_database_up", Help: "1 when the last write reached the database, 0 while writes fail.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.received, m.deadLettered, m.retries, m.errors, m.lastProcessed, m.up} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register sink metrics: %w", err)
+		}
+	}
+	for _, r := range bus.Reasons {
+		m.deadLettered.WithLabelValues(r)
+	}
+	for _, c := range []string{"unavailable", "rejected", "other"} {
+		m.errors.WithLabelValues(c)
+	}
+	m.up.Set(1)
+	return m, nil
+}
+
+// NewSink wires the sink stage. Topics must exist (bus.EnsureTopics).
+func NewSink(cfg SinkConfig, st ArticleWriter, logger *slog.Logger, reg prometheus.Registerer) (*Sink, error) {
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 30 * time.Second
+	}
+	m, err := newSinkMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	km, err := bus.NewMetrics("sink", reg)
+	if err != nil {
+		return nil, fmt.Errorf("register kafka metrics: %w", err)
+	}
+	cons, err := cfg.Bus.NewConsumer(bus.ConsumerConfig{
+		GroupID: cfg.GroupID, Topic: cfg.Bus.Topics.Enriched, ClientID: "newsflow-sink",
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
+	}, logger, km)
+	if err != nil {
+		return nil, err
+	}
+	dlq, err := cfg.Bus.NewDeadLetters("sink", km, m.deadLettered)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, store: st, logger: logger, consumer: cons, dlq: dlq, kmetrics: km, m: m}
+	s.failing.Store("")
+	return s, nil
+}
+
+// Run consumes until ctx is done; see Sink for the contract.
+func (s *Sink) Run(ctx context.Context) error {
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go s.kmetrics.Run(mctx, 5*time.Second)
+	go s.cfg.Bus.RunLagMonitor(mctx, s.cfg.GroupID, s.cfg.Bus.Topics.Enriched, s.kmetrics, 10*time.Second, s.logger)
+	err := s.consumer.Run(ctx, s.handle)
+	if cerr := s.dlq.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close dead-letter writer: %w", cerr)
+	}
+	return err
+}
+
+// Ready reports an error while writes to the database fail.
+func (s *Sink) Ready() error {
+	if why, _ := s.failing.Load().(string); why != "" {
+		return fmt.Errorf("database writes fail: %s", why)
+	}
+	return nil
+}
+
+func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
+	var letters []bus.Letter
+	batch := make([]events.EnrichedArticle, 0, len(msgs))
+	from := make([]kafka.Message, 0, len(msgs))
+	max := s.cfg.Bus.MaxMessageBytes
+	for _, msg := range msgs {
+		s.m.received.Inc()
+		if len(msg.Value) > max {
+			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonTooLarge, Err: fmt.Errorf("message of %d bytes exceeds %d", len(msg.Value), max)})
+			continue
+		}
+		a, err := events.DecodeEnriched(msg.Value)
+		if err != nil {
+			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonOf(err), Err: err})
+			continue
+		}
+		batch = append(batch, a)
+		from = append(from, msg)
+	}
+	for attempt := 0; len(batch) > 0; attempt++ {
+		_, err := s.store.Write(ctx, batch)
+		if err == nil {
+			break
+		}
+		var rej *store.RejectedError
+		if errors.As(err, &rej) {
+			s.m.errors.WithLabelValues("rejected").Inc()
+			drop := map[int]string{}
+			for _, r := range rej.Rejected {
+				drop[r.Index] = r.Reason
+			}
+			keep, keepFrom := batch[:0:0], from[:0:0]
+			for i := range batch {
+				if why, ok := drop[i]; ok {
+					letters = append(letters, bus.Letter{Msg: from[i], Reason: bus.ReasonRejected, Err: errors.New(why)})
+					continue
+				}
+				keep, keepFrom = append(keep, batch[i]), append(keepFrom, from[i])
+			}
+			if len(keep) == len(batch) {
+				return fmt.Errorf("store rejected the batch without naming an article: %w", err)
+			}
+			batch, from = keep, keepFrom
+			attempt = -1
+			continue
+		}
+		class := "other"
+		if errors.Is(err, store.ErrUnavailable) {
+			class = "unavailable"
+		}
+		s.m.errors.WithLabelValues(class).Inc()
+		s.m.retries.Inc()
+		s.m.up.Set(0)
+		s.failing.Store(err.Error())
+		s.logger.Warn("storing batch failed, retrying", slog.Int("articles", len(batch)), slog.String("class", class),
+			slog.Int("attempt", attempt+1), slog.Any("error", err))
+		if !bus.Sleep(ctx, bus.Backoff(attempt, s.cfg.RetryMax)) {
+			return fmt.Errorf("store batch: %w", err)
+		}
+	}
+	if s.failing.Load().(string) != "" {
+		s.logger.Info("database writes recovered")
+	}
+	s.failing.Store("")
+	s.m.up.Set(1)
+	for _, l := range letters {
+		s.logger.Warn("dead-lettering message", slog.String("reason", l.Reason), slog.String("topic", l.Msg.Topic),
+			slog.Int("partition", l.Msg.Partition), slog.Int64("offset", l.Msg.Offset), slog.Any("error", l.Err))
+	}
+	if err := s.dlq.Send(ctx, letters...); err != nil {
+		return err
+	}
+	s.m.lastProcessed.SetToCurrentTime()
+	return nil
+}
