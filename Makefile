@@ -48,9 +48,7 @@ test: vet
 	  echo "services: $$NEWSFLOW_TEST_SERVICES"
 
 rules-test:
-	@if ls deploy/prometheus/rules/*.test.yml >/dev/null 2>&1; then \
-	  promtool test rules deploy/prometheus/rules/*.test.yml; \
-	else echo "no rule tests yet"; fi
+	promtool test rules deploy/prometheus/rules/*.test.yaml
 
 demo:
 	$(GO) run ./cmd/newsflow demo
