@@ -44,6 +44,7 @@ test: vet
 	  $(TESTENV) up >/dev/null && \
 	  set -a && . .testenv/env && set +a && \
 	  NEWSFLOW_TEST_REQUIRE_SERVICES=1 $(GO) test $(RACE) $(TESTFLAGS) $(PKGS) && \
+	  NEWSFLOW_TEST_PROMETHEUS_REQUIRE_DATA=1 $(GO) test -count=1 -run TestPromQLOnRealPrometheus ./deploy/deploytest && \
 	  $(MAKE) --no-print-directory rules-test && \
 	  echo "services: $$NEWSFLOW_TEST_SERVICES"
 
