@@ -127,7 +127,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "Stored %d articles in %s:\n\n", len(stored), db)
-	printArticles(stdout, stored)
+	printArticleDetails(stdout, stored)
 	if metricsOut != "" {
 		if err := writeExposition(reg, metricsOut); err != nil {
 			fmt.Fprintln(stderr, "newsflow demo:", err)

@@ -153,7 +153,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 // progressItems are the figures of the progress line.
 var progressItems = []telemetry.ProgressItem{
 	{Label: "feeds polled", Metrics: []string{"newsflow_fetcher_polls_total"}},
-	{Label: "poll errors", Metrics: []string{"newsflow_fetcher_poll_errors_total"}},
+	{Label: "poll errors", Metrics: []string{"newsflow_fetcher_polls_total"}, Match: "result", Values: []string{"ok", "not_modified"}, Exclude: true},
 	{Label: "articles fetched", Metrics: []string{"newsflow_fetcher_articles_published_total"}},
 	{Label: "enriched", Metrics: []string{"newsflow_enricher_articles_enriched_total"}},
 	{Label: "stored", Metrics: []string{"newsflow_sink_articles_stored_total"}},

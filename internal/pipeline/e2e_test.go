@@ -158,7 +158,7 @@ func runSeed(t *testing.T, kafka, storeURL string) {
 	if codes["KP"] < 0.5 {
 		t.Errorf("KP salience %.2f, want >= 0.5 (the article is about North Korea)", codes["KP"])
 	}
-	if n := telemetry.Sum(reg, []string{"newsflow_enricher_articles_enriched_total"}, "", ""); n != 1 {
+	if n := telemetry.Sum(reg, "newsflow_enricher_articles_enriched_total"); n != 1 {
 		t.Errorf("enriched counter = %v, want 1", n)
 	}
 }

@@ -57,7 +57,6 @@ type sinkMetrics struct {
 	received      prometheus.Counter
 	deadLettered  *prometheus.CounterVec
 	retries       prometheus.Counter
-	errors        *prometheus.CounterVec
 	lastProcessed prometheus.Gauge
 	up            prometheus.Gauge
 }
@@ -73,9 +72,6 @@ func newSinkMetrics(reg prometheus.Registerer) (*sinkMetrics, error) {
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_sink_write_retries_total", Help: "Batch writes retried after a transient database failure.",
 		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "newsflow_sink_batch_errors_total", Help: "Failed batch writes, by class (unavailable, rejected, other).",
-		}, []string{"class"}),
 		lastProcessed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "newsflow_sink_last_processed_timestamp_seconds", Help: "When the sink last committed a batch (Unix time).",
 		}),
@@ -83,16 +79,13 @@ func newSinkMetrics(reg prometheus.Registerer) (*sinkMetrics, error) {
 			Name: "newsflow_sink_database_up", Help: "1 when the last write reached the database, 0 while writes fail.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.received, m.deadLettered, m.retries, m.errors, m.lastProcessed, m.up} {
+	for _, c := range []prometheus.Collector{m.received, m.deadLettered, m.retries, m.lastProcessed, m.up} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register sink metrics: %w", err)
 		}
 	}
 	for _, r := range bus.Reasons {
 		m.deadLettered.WithLabelValues(r)
-	}
-	for _, c := range []string{"unavailable", "rejected", "other"} {
-		m.errors.WithLabelValues(c)
 	}
 	m.up.Set(1)
 	return m, nil
@@ -174,7 +167,6 @@ func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
 		}
 		var rej *store.RejectedError
 		if errors.As(err, &rej) {
-			s.m.errors.WithLabelValues("rejected").Inc()
 			drop := map[int]string{}
 			for _, r := range rej.Rejected {
 				drop[r.Index] = r.Reason
@@ -198,7 +190,6 @@ func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
 		if errors.Is(err, store.ErrUnavailable) {
 			class = "unavailable"
 		}
-		s.m.errors.WithLabelValues(class).Inc()
 		s.m.retries.Inc()
 		s.m.up.Set(0)
 		s.failing.Store(err.Error())

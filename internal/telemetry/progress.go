@@ -4,38 +4,45 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // ProgressItem names one figure of a progress line: a label and the metric
-// families whose samples are summed for it (optionally only samples whose label
-// Match equals MatchValue).
+// families whose samples are summed for it; with Match set, only samples
+// whose label Match is one of Values (or, with Exclude, is none of them).
 type ProgressItem struct {
-	Label      string
-	Metrics    []string
-	Match      string
-	MatchValue string
+	Label   string
+	Metrics []string
+	Match   string
+	Values  []string
+	Exclude bool
 }
 
 // Sum returns the sum of every sample of the named metric families in g
-// (counters and gauges), restricted to samples whose label match has value
-// want when match is not empty.
-func Sum(g prometheus.Gatherer, names []string, match, want string) float64 {
+// (counters and gauges).
+func Sum(g prometheus.Gatherer, names ...string) float64 {
+	return ProgressItem{Metrics: names}.Value(g)
+}
+
+// Value returns the item's figure: the sum of the matching samples in g.
+func (it ProgressItem) Value(g prometheus.Gatherer) float64 {
 	mfs, err := g.Gather()
 	if err != nil {
 		return 0
 	}
 	var total float64
 	for _, mf := range mfs {
-		for _, n := range names {
+		for _, n := range it.Metrics {
 			if mf.GetName() != n {
 				continue
 			}
 			for _, m := range mf.GetMetric() {
-				if match != "" && !hasLabel(m.GetLabel(), match, want) {
+				if it.Match != "" && labelIn(m.GetLabel(), it.Match, it.Values) == it.Exclude {
 					continue
 				}
 				switch {
@@ -50,13 +57,11 @@ func Sum(g prometheus.Gatherer, names []string, match, want string) float64 {
 	return total
 }
 
-func hasLabel[L interface {
-	GetName() string
-	GetValue() string
-}](ls []L, name, value string) bool {
+// labelIn reports whether the label name has one of values.
+func labelIn(ls []*dto.LabelPair, name string, values []string) bool {
 	for _, l := range ls {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
+		if l.GetName() == name {
+			return slices.Contains(values, l.GetValue())
 		}
 	}
 	return false
@@ -66,7 +71,7 @@ func hasLabel[L interface {
 func ProgressLine(g prometheus.Gatherer, items []ProgressItem) string {
 	parts := make([]string, 0, len(items))
 	for _, it := range items {
-		parts = append(parts, fmt.Sprintf("%s %.0f", it.Label, Sum(g, it.Metrics, it.Match, it.MatchValue)))
+		parts = append(parts, fmt.Sprintf("%s %.0f", it.Label, it.Value(g)))
 	}
 	return strings.Join(parts, ", ")
 }

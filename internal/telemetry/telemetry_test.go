@@ -87,11 +87,12 @@ func TestProgressLine(t *testing.T) {
 	b.Set(4)
 	got := telemetry.ProgressLine(reg, []telemetry.ProgressItem{
 		{Label: "all", Metrics: []string{"a_total"}},
-		{Label: "errors", Metrics: []string{"a_total"}, Match: "result", MatchValue: "error"},
+		{Label: "errors", Metrics: []string{"a_total"}, Match: "result", Values: []string{"error"}},
+		{Label: "not ok", Metrics: []string{"a_total"}, Match: "result", Values: []string{"ok"}, Exclude: true},
 		{Label: "sum", Metrics: []string{"a_total", "b"}},
 		{Label: "missing", Metrics: []string{"nope"}},
 	})
-	if want := "all 7, errors 5, sum 11, missing 0"; got != want {
+	if want := "all 7, errors 5, not ok 5, sum 11, missing 0"; got != want {
 		t.Errorf("ProgressLine = %q, want %q", got, want)
 	}
 	if n := testutil.ToFloat64(b); n != 4 {
