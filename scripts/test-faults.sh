@@ -7,7 +7,7 @@
 # The suite restarts Kafka and stops PostgreSQL, so by default it uses its own testenv folder and
 # ports (.testenv/faults, git-ignored with .testenv; Kafka 39192/39193, PostgreSQL 35532, Prometheus 39190) and never
 # disturbs the services of `make test`. Override with the NEWSFLOW_TESTENV_* variables of
-# scripts/testenv.sh. Extra arguments go to `go test` (e.g. -run TestEmbedded -v).
+# scripts/testenv.sh. Extra arguments go to `go test` (e.g. -run TestEmbeddedFaults).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +31,7 @@ export NEWSFLOW_FAULTS=1
 log=$NEWSFLOW_TESTENV_DIR/test-faults.log
 start=$SECONDS
 rc=0
-go test -count=1 -timeout 25m -run . "$@" ./test/faults/... 2>&1 | tee "$log" || rc=$?
+go test -v -count=1 -timeout 25m -run . "$@" ./test/faults/... 2>&1 | tee "$log" || rc=$?
 echo "--- test-faults summary ($((SECONDS - start)) s, exit $rc) ---"
 grep -hE '^\s*(faults|faults-embedded|secrets):' "$log" | sed 's/^\s*//' || echo "(no summary line: see $log)"
 exit "$rc"

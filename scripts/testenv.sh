@@ -4,7 +4,7 @@
 #   scripts/testenv.sh up      install what is missing, start Apache Kafka (KRaft), PostgreSQL and
 #                              Prometheus on loopback, wait until each answers, print the environment
 #   scripts/testenv.sh env     print the environment of the running services (eval "$(... env)")
-#   scripts/testenv.sh status  say what runs; exit 0 only when all three run
+#   scripts/testenv.sh status  say what runs; exit 0 only when all three run (two with NEWSFLOW_TESTENV_PROMETHEUS=0)
 #   scripts/testenv.sh down    stop what `up` started and remove their data
 #   scripts/testenv.sh clean   down, then remove .testenv entirely (including the cached Kafka classpath)
 #
@@ -584,7 +584,7 @@ cmd_status() {
 		echo "prometheus: running, pid $(<"$PROM_PID"), 127.0.0.1:$(cat "$PROM_DIR/port" 2>/dev/null)"
 	else
 		echo "prometheus: not running"
-		ok=1
+		[[ $WITH_PROM == 0 ]] || ok=1
 	fi
 	if [[ -s $ENV_FILE ]]; then
 		echo "environment (${ENV_FILE#"$ROOT"/}):"

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/newsflow/newsflow/internal/bus"
+	"github.com/newsflow/newsflow/internal/enrich"
 	"github.com/newsflow/newsflow/pkg/events"
 )
 
@@ -200,7 +200,7 @@ func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
 		start := time.Now()
 		a := e.tagger.Enrich(raw, now)
 		e.m.duration.Observe(time.Since(start).Seconds())
-		b, err := json.Marshal(a)
+		b, err := enrich.AppendJSON(nil, &a)
 		if err != nil {
 			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonInvalid, Err: fmt.Errorf("encode enriched article: %w", err)})
 			continue
