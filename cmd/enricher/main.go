@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"github.com/newsflow/newsflow/internal/flagenv"
 	"github.com/newsflow/newsflow/internal/pipeline"
 	"github.com/newsflow/newsflow/internal/service"
-	"github.com/newsflow/newsflow/internal/telemetry"
 )
 
 func main() {
@@ -42,7 +40,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fs := flag.NewFlagSet("enricher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var common service.Flags
 	common.Register(fs, ":9102")
 	ecfg := pipeline.DefaultEnricherConfig()
@@ -50,55 +47,33 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ecfg.Bus.RegisterFlags(fs)
 	var tflags pipeline.TaggerFlags
 	tflags.RegisterFlags(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "enricher:", err)
-		return 2
+	var tagger *pipeline.TaxonomyTagger
+	build := func() (err error) { tagger, err = tflags.Build(); return err }
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, common.Validate, func() error { return ecfg.Validate("") }, ecfg.Bus.Validate, build); !ok {
+		return code
 	}
-	logger, err := common.Logger(stderr)
-	if err == nil {
-		err = ecfg.Validate("")
-	}
-	if err == nil {
-		err = ecfg.Bus.Validate()
-	}
+	tel, err := common.Start("enricher", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "enricher:", err)
 		return 2
 	}
-	tagger, err := tflags.Build()
-	if err != nil {
-		fmt.Fprintln(stderr, "enricher:", err)
-		return 2
-	}
-	logger = logger.With("stage", "enricher")
+	logger := tel.Logger
 	ctx := context.Background()
-	reg := telemetry.NewRegistry()
-	srv, err := telemetry.NewServer(common.MetricsAddr, reg, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, "enricher: invalid flag -metrics-addr:", err)
-		return 2
-	}
-	if len(ecfg.Bus.Brokers) == 0 {
-		logger.Warn("no --brokers given: starting an in-memory embedded broker inside this process; only this process can use it")
-	}
-	stopKafka, err := pipeline.Kafka(ctx, &ecfg.Bus, "", 0, logger)
+	stopKafka, err := pipeline.ServiceKafka(ctx, &ecfg.Bus, logger)
 	if err != nil {
 		logger.Error("kafka unavailable", "error", err)
 		return 1
 	}
 	defer stopKafka()
-	st, err := pipeline.NewEnricher(ecfg, tagger, logger, reg)
+	st, err := pipeline.NewEnricher(ecfg, tagger, logger, tel.Registry)
 	if err != nil {
 		logger.Error("start enricher", "error", err)
 		return 1
 	}
-	srv.AddReadyCheck("enricher", st.Ready)
+	tel.Server.AddReadyCheck("enricher", st.Ready)
 	err = service.Run(ctx, logger, common.ShutdownTimeout,
 		service.Actor{Name: "enricher", Run: st.Run},
-		service.Actor{Name: "http server", Run: srv.Run},
+		tel.Actor(),
 	)
 	return service.ExitCode(err)
 }

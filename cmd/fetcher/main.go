@@ -23,7 +23,6 @@ import (
 	"github.com/newsflow/newsflow/internal/flagenv"
 	"github.com/newsflow/newsflow/internal/pipeline"
 	"github.com/newsflow/newsflow/internal/service"
-	"github.com/newsflow/newsflow/internal/telemetry"
 )
 
 func main() {
@@ -35,7 +34,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runExportOPML(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("fetcher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var common service.Flags
 	common.Register(fs, ":9101")
 	fcfg := feed.DefaultConfig()
@@ -43,42 +41,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fcfg.RegisterFlags(fs)
 	bcfg := bus.DefaultConfig()
 	bcfg.RegisterFlags(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "fetcher:", err)
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, common.Validate, fcfg.Validate, bcfg.Validate); !ok {
+		return code
 	}
-	logger, err := common.Logger(stderr)
-	if err == nil {
-		err = fcfg.Validate()
-	}
-	if err == nil {
-		err = bcfg.Validate()
-	}
+	tel, err := common.Start("fetcher", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "fetcher:", err)
 		return 2
 	}
-	logger = logger.With("stage", "fetcher")
+	logger := tel.Logger
 	ctx := context.Background()
-	reg := telemetry.NewRegistry()
-	srv, err := telemetry.NewServer(common.MetricsAddr, reg, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, "fetcher: invalid flag -metrics-addr:", err)
-		return 2
-	}
-	if len(bcfg.Brokers) == 0 {
-		logger.Warn("no --brokers given: starting an in-memory embedded broker inside this process; only this process can use it")
-	}
-	stopKafka, err := pipeline.Kafka(ctx, &bcfg, "", 0, logger)
+	stopKafka, err := pipeline.ServiceKafka(ctx, &bcfg, logger)
 	if err != nil {
 		logger.Error("kafka unavailable", "error", err)
 		return 1
 	}
 	defer stopKafka()
-	km, err := bus.NewMetrics("fetcher", reg)
+	km, err := bus.NewMetrics("fetcher", tel.Registry)
 	if err != nil {
 		logger.Error("metrics", "error", err)
 		return 1
@@ -89,13 +68,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer pub.Close()
-	f, err := feed.New(fcfg, pub, logger, reg)
+	f, err := feed.New(fcfg, pub, logger, tel.Registry)
 	if err != nil {
 		logger.Error("start fetcher", "error", err)
 		return 1
 	}
 	defer f.Close()
-	srv.AddReadyCheck("fetcher", func() error {
+	tel.Server.AddReadyCheck("fetcher", func() error {
 		if !f.Ready() {
 			return errors.New("not ready")
 		}
@@ -103,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	})
 	err = service.Run(ctx, logger, common.ShutdownTimeout,
 		pipeline.FetcherActor(f, logger),
-		service.Actor{Name: "http server", Run: srv.Run},
+		tel.Actor(),
 		service.Actor{Name: "kafka metrics", Run: func(ctx context.Context) error { km.Run(ctx, 5*time.Second); return nil }},
 	)
 	return service.ExitCode(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,29 +15,27 @@ import (
 // enricher and sink can run as separate processes without Apache Kafka.
 func runBroker(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("newsflow broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var common service.Flags
 	common.Register(fs, "")
 	var port int
 	var data string
 	flagenv.Int(fs, &port, "broker-port", 9092, "loopback port to listen on")
 	flagenv.String(fs, &data, "data", "newsflow-data/broker", "folder of the broker's log (empty: in memory)")
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	portRange := func() error {
+		if port < 1 || port > 65535 {
+			return flagenv.Invalid("broker-port", port, "want 1 to 65535")
 		}
-		fmt.Fprintln(stderr, "newsflow broker:", err)
-		return 2
+		return nil
 	}
-	if port < 1 || port > 65535 {
-		fmt.Fprintln(stderr, "newsflow broker:", flagenv.Invalid("broker-port", port, "want 1 to 65535"))
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, common.Validate, portRange); !ok {
+		return code
 	}
-	logger, err := common.Logger(stderr)
+	tel, err := common.Start("", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "newsflow broker:", err)
 		return 2
 	}
+	logger := tel.Logger
 	b, err := bus.StartEmbedded(bus.EmbeddedOptions{DataDir: data, Port: port, Partitions: 3, Logger: logger})
 	if err != nil {
 		logger.Error("start broker", "error", err)
@@ -46,9 +43,6 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	}
 	defer b.Close()
 	fmt.Fprintf(stdout, "NEWSFLOW_BROKERS=%s\n", b.Addrs()[0])
-	err = service.Run(context.Background(), logger, common.ShutdownTimeout, service.Actor{Name: "broker", Run: func(ctx context.Context) error {
-		<-ctx.Done()
-		return nil
-	}})
+	err = service.Run(context.Background(), logger, common.ShutdownTimeout, tel.Actor())
 	return service.ExitCode(err)
 }

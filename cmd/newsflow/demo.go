@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/newsflow/newsflow/internal/flagenv"
+	"github.com/newsflow/newsflow/internal/pipeline"
 	"github.com/newsflow/newsflow/internal/service"
 	"github.com/newsflow/newsflow/internal/store"
 	"github.com/newsflow/newsflow/internal/telemetry"
@@ -38,7 +39,6 @@ var samples embed.FS
 // is stored, prints what was stored, and exits 0.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("newsflow demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o options
 	o.register(fs)
 	var db, metricsOut string
@@ -53,16 +53,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Set("metrics-addr", ""); err != nil {
 		panic(err)
 	}
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	positive := func() error {
+		if timeout <= 0 {
+			return flagenv.Invalid("timeout", timeout, "must be positive")
 		}
-		fmt.Fprintln(stderr, "newsflow demo:", err)
-		return 2
+		return nil
 	}
-	if timeout <= 0 {
-		fmt.Fprintln(stderr, "newsflow demo:", flagenv.Invalid("timeout", timeout, "must be positive"))
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, positive); !ok {
+		return code
 	}
 	tmp, err := os.MkdirTemp("", "newsflow-demo-")
 	if err != nil {
@@ -87,21 +85,20 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	o.feed.StatePath = filepath.Join(tmp, "fetcher.db")
 	o.feed.AllowPrivate = true // the sample server is on loopback
 	o.enricher.Bus.Brokers = nil
-	if err := o.validate(); err != nil {
-		fmt.Fprintln(stderr, "newsflow demo:", err)
-		return 2
+	var tagger *pipeline.TaxonomyTagger
+	build := func() (err error) { tagger, err = o.tagger.Build(); return err }
+	for _, check := range []func() error{o.validate, build} {
+		if err := check(); err != nil {
+			fmt.Fprintln(stderr, "newsflow demo:", err)
+			return 2
+		}
 	}
-	logger, err := o.common.Logger(stderr)
+	tel, err := o.common.Start("", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "newsflow demo:", err)
 		return 2
 	}
-	tagger, err := o.tagger.Build()
-	if err != nil {
-		fmt.Fprintln(stderr, "newsflow demo:", err)
-		return 2
-	}
-	reg := telemetry.NewRegistry()
+	logger, reg := tel.Logger, tel.Registry
 	ctx := context.Background()
 	fmt.Fprintf(stderr, "newsflow demo: serving %d sample articles in 3 feeds at %s; running fetcher -> embedded Kafka -> enricher -> sink (SQLite %s)\n", len(want), srv.URL, db)
 	p, err := startPipeline(ctx, o, "", tagger, logger, reg)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,7 +70,7 @@ func (o *options) validate() error {
 	}
 	o.sink.Bus = o.enricher.Bus
 	for _, check := range []func() error{
-		o.feed.Validate, o.enricher.Bus.Validate, o.store.Validate,
+		o.common.Validate, o.feed.Validate, o.enricher.Bus.Validate, o.store.Validate,
 		func() error { return o.enricher.Validate("enricher-") },
 		func() error { return o.sink.Validate("sink-") },
 	} {
@@ -84,46 +83,29 @@ func (o *options) validate() error {
 
 func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("newsflow run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o options
 	o.register(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	var tagger *pipeline.TaxonomyTagger
+	bundled := func() error {
+		if o.feed.FeedsPath != "" {
+			return nil
 		}
-		fmt.Fprintln(stderr, "newsflow run:", err)
-		return 2
-	}
-	if o.feed.FeedsPath == "" {
 		// The bundled list of world-news and defence feeds, written to the
 		// data folder so that the user can edit it.
 		p := filepath.Join(o.data, "world-news.opml")
-		if err := feeds.WriteWorldNews(p); err != nil {
-			fmt.Fprintln(stderr, "newsflow run:", err)
-			return 1
-		}
 		o.feed.FeedsPath = p
+		return feeds.WriteWorldNews(p)
 	}
-	if err := o.validate(); err != nil {
-		fmt.Fprintln(stderr, "newsflow run:", err)
-		return 2
+	build := func() (err error) { tagger, err = o.tagger.Build(); return err }
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, bundled, o.validate, build); !ok {
+		return code
 	}
-	logger, err := o.common.Logger(stderr)
+	tel, err := o.common.Start("", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "newsflow run:", err)
 		return 2
 	}
-	tagger, err := o.tagger.Build()
-	if err != nil {
-		fmt.Fprintln(stderr, "newsflow run:", err)
-		return 2
-	}
-	reg := telemetry.NewRegistry()
-	srv, err := telemetry.NewServer(o.common.MetricsAddr, reg, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, "newsflow run: invalid flag -metrics-addr:", err)
-		return 2
-	}
+	logger, reg, srv := tel.Logger, tel.Registry, tel.Server
 	if err := os.MkdirAll(filepath.Dir(o.feed.StatePath), 0o755); err != nil {
 		logger.Error("create state folder", "error", err)
 		return 1
@@ -138,7 +120,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	defer p.close()
 	srv.AddReadyCheck("enricher", p.enricher.Ready)
 	srv.AddReadyCheck("sink", p.sink.Ready)
-	actors := append(p.actors(logger), service.Actor{Name: "http server", Run: srv.Run})
+	actors := append(p.actors(logger), tel.Actor())
 	if o.progress > 0 {
 		actors = append(actors, service.Actor{Name: "progress", Run: func(ctx context.Context) error {
 			telemetry.ReportProgress(ctx, stderr, reg, progressItems, o.progress)

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/newsflow/newsflow/internal/pipeline"
 	"github.com/newsflow/newsflow/internal/service"
 	"github.com/newsflow/newsflow/internal/store"
-	"github.com/newsflow/newsflow/internal/telemetry"
 )
 
 func main() {
@@ -39,7 +37,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var common service.Flags
 	common.Register(fs, ":9103")
 	scfg := pipeline.DefaultSinkConfig()
@@ -47,59 +44,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scfg.Bus.RegisterFlags(fs)
 	sflags := pipeline.StoreFlags{URL: "sqlite:newsflow.db"}
 	sflags.RegisterFlags(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "sink:", err)
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, common.Validate, func() error { return scfg.Validate("") }, scfg.Bus.Validate, sflags.Validate); !ok {
+		return code
 	}
-	logger, err := common.Logger(stderr)
-	for _, check := range []func() error{func() error { return scfg.Validate("") }, scfg.Bus.Validate, sflags.Validate} {
-		if err == nil {
-			err = check()
-		}
-	}
+	tel, err := common.Start("sink", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sink:", err)
 		return 2
 	}
-	logger = logger.With("stage", "sink")
+	logger := tel.Logger
 	ctx := context.Background()
-	reg := telemetry.NewRegistry()
-	srv, err := telemetry.NewServer(common.MetricsAddr, reg, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, "sink: invalid flag -metrics-addr:", err)
-		return 2
-	}
-	if len(scfg.Bus.Brokers) == 0 {
-		logger.Warn("no --brokers given: starting an in-memory embedded broker inside this process; only this process can use it")
-	}
 	// The database may come up after the sink: wait for it, but stop waiting
 	// on SIGINT/SIGTERM.
 	octx, cancel := service.SignalContext(ctx)
-	st, err := sflags.Open(octx, logger, reg)
+	st, err := sflags.Open(octx, logger, tel.Registry)
 	cancel()
 	if err != nil {
 		logger.Error("open store", "store", store.Redact(sflags.URL), "error", err)
 		return 1
 	}
 	defer st.Close()
-	stopKafka, err := pipeline.Kafka(ctx, &scfg.Bus, "", 0, logger)
+	stopKafka, err := pipeline.ServiceKafka(ctx, &scfg.Bus, logger)
 	if err != nil {
 		logger.Error("kafka unavailable", "error", err)
 		return 1
 	}
 	defer stopKafka()
-	sink, err := pipeline.NewSink(scfg, st, logger, reg)
+	sink, err := pipeline.NewSink(scfg, st, logger, tel.Registry)
 	if err != nil {
 		logger.Error("start sink", "error", err)
 		return 1
 	}
-	srv.AddReadyCheck("sink", sink.Ready)
+	tel.Server.AddReadyCheck("sink", sink.Ready)
 	err = service.Run(ctx, logger, common.ShutdownTimeout,
 		service.Actor{Name: "sink", Run: sink.Run},
-		service.Actor{Name: "http server", Run: srv.Run},
+		tel.Actor(),
 	)
 	return service.ExitCode(err)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -97,4 +98,30 @@ func Parse(fs *flag.FlagSet, args []string) error {
 // form "invalid value V for flag -NAME: WHY".
 func Invalid(name string, value any, format string, args ...any) error {
 	return fmt.Errorf("invalid value %q for flag -%s: %s", fmt.Sprint(value), name, fmt.Sprintf(format, args...))
+}
+
+// ParseArgs is Parse for a command's main: it parses args into fs, then runs
+// the checks in order. It returns ok to go on; otherwise the exit code, 0
+// after -h and 2 for a bad flag or a failed check, having written
+// "NAME: error" to w (NAME is fs.Name()).
+func ParseArgs(fs *flag.FlagSet, args []string, w io.Writer, checks ...func() error) (code int, ok bool) {
+	fs.SetOutput(w)
+	if err := Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		fmt.Fprintf(w, "%s: %v\n", fs.Name(), err)
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(w, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			fmt.Fprintf(w, "%s: %v\n", fs.Name(), err)
+			return 2, false
+		}
+	}
+	return 0, true
 }

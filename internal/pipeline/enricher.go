@@ -188,13 +188,9 @@ func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
 	var enriched []events.EnrichedArticle
 	for _, msg := range msgs {
 		e.m.received.Inc()
-		if len(msg.Value) > max {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonTooLarge, Err: fmt.Errorf("message of %d bytes exceeds %d", len(msg.Value), max)})
-			continue
-		}
-		raw, err := events.DecodeRaw(msg.Value)
-		if err != nil {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonOf(err), Err: err})
+		raw, letter := decodeMessage(msg, max, events.DecodeRaw)
+		if letter != nil {
+			letters = append(letters, *letter)
 			continue
 		}
 		start := time.Now()
@@ -219,11 +215,7 @@ func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
 	if err := e.out.WriteRetry(ctx, onRetry, out...); err != nil {
 		return err
 	}
-	for _, l := range letters {
-		e.logger.Warn("dead-lettering message", slog.String("reason", l.Reason), slog.String("topic", l.Msg.Topic),
-			slog.Int("partition", l.Msg.Partition), slog.Int64("offset", l.Msg.Offset), slog.Any("error", l.Err))
-	}
-	if err := e.dlq.Send(ctx, letters...); err != nil {
+	if err := deadLetter(ctx, e.dlq, e.logger, letters); err != nil {
 		return err
 	}
 	e.failing.Store("")

@@ -148,13 +148,9 @@ func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
 	max := s.cfg.Bus.MaxMessageBytes
 	for _, msg := range msgs {
 		s.m.received.Inc()
-		if len(msg.Value) > max {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonTooLarge, Err: fmt.Errorf("message of %d bytes exceeds %d", len(msg.Value), max)})
-			continue
-		}
-		a, err := events.DecodeEnriched(msg.Value)
-		if err != nil {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonOf(err), Err: err})
+		a, letter := decodeMessage(msg, max, events.DecodeEnriched)
+		if letter != nil {
+			letters = append(letters, *letter)
 			continue
 		}
 		batch = append(batch, a)
@@ -204,11 +200,7 @@ func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
 	}
 	s.failing.Store("")
 	s.m.up.Set(1)
-	for _, l := range letters {
-		s.logger.Warn("dead-lettering message", slog.String("reason", l.Reason), slog.String("topic", l.Msg.Topic),
-			slog.Int("partition", l.Msg.Partition), slog.Int64("offset", l.Msg.Offset), slog.Any("error", l.Err))
-	}
-	if err := s.dlq.Send(ctx, letters...); err != nil {
+	if err := deadLetter(ctx, s.dlq, s.logger, letters); err != nil {
 		return err
 	}
 	s.m.lastProcessed.SetToCurrentTime()

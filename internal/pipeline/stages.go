@@ -147,6 +147,16 @@ func Kafka(ctx context.Context, c *bus.Config, dataDir string, port int, logger 
 	return stop, nil
 }
 
+// ServiceKafka is Kafka for a single-stage service: the configured brokers,
+// or, with none, an in-memory embedded broker that only this process can use
+// (said in a warning).
+func ServiceKafka(ctx context.Context, c *bus.Config, logger *slog.Logger) (stop func(), err error) {
+	if len(c.Brokers) == 0 {
+		logger.Warn("no --brokers given: starting an in-memory embedded broker inside this process; only this process can use it")
+	}
+	return Kafka(ctx, c, "", 0, logger)
+}
+
 // FetcherActor returns the fetcher as a service actor, with SIGHUP reloading
 // the feed list.
 func FetcherActor(f *feed.Fetcher, logger *slog.Logger) service.Actor {

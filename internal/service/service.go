@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/newsflow/newsflow/internal/flagenv"
 	"github.com/newsflow/newsflow/internal/telemetry"
@@ -40,16 +41,55 @@ func (f *Flags) Register(fs *flag.FlagSet, defaultAddr string) {
 	flagenv.Duration(fs, &f.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "hard deadline for a graceful shutdown")
 }
 
-// Logger validates the log flags and returns the logger.
-func (f *Flags) Logger(w io.Writer) (*slog.Logger, error) {
+// Validate checks the common flags; errors name the flag.
+func (f *Flags) Validate() error {
 	if f.ShutdownTimeout <= 0 {
-		return nil, flagenv.Invalid("shutdown-timeout", f.ShutdownTimeout, "must be positive")
+		return flagenv.Invalid("shutdown-timeout", f.ShutdownTimeout, "must be positive")
 	}
-	l, err := telemetry.NewLogger(w, f.LogLevel, f.LogFormat)
+	if _, err := telemetry.NewLogger(io.Discard, f.LogLevel, f.LogFormat); err != nil {
+		return fmt.Errorf("invalid flag -log-level or -log-format: %w", err)
+	}
+	return nil
+}
+
+// Logger returns the logger the flags describe, writing to w.
+func (f *Flags) Logger(w io.Writer) (*slog.Logger, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return telemetry.NewLogger(w, f.LogLevel, f.LogFormat)
+}
+
+// Telemetry is what every service process has: a logger, the registry its
+// components register on, and the /metrics /healthz /readyz server.
+type Telemetry struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Server   *telemetry.Server
+}
+
+// Start builds the service's telemetry from the validated flags; stage is
+// the logger's stage attribute ("" for none). The error (a busy or bad
+// -metrics-addr) names the flag.
+func (f *Flags) Start(stage string, w io.Writer) (Telemetry, error) {
+	logger, err := f.Logger(w)
 	if err != nil {
-		return nil, fmt.Errorf("invalid flag -log-level or -log-format: %w", err)
+		return Telemetry{}, err
 	}
-	return l, nil
+	if stage != "" {
+		logger = logger.With("stage", stage)
+	}
+	reg := telemetry.NewRegistry()
+	srv, err := telemetry.NewServer(f.MetricsAddr, reg, logger)
+	if err != nil {
+		return Telemetry{}, fmt.Errorf("invalid flag -metrics-addr: %w", err)
+	}
+	return Telemetry{Logger: logger, Registry: reg, Server: srv}, nil
+}
+
+// Actor returns the HTTP server as an actor.
+func (t Telemetry) Actor() Actor {
+	return Actor{Name: "http server", Run: t.Server.Run}
 }
 
 // Actor is one long-running part of a service. Run returns when ctx is done
