@@ -12,7 +12,7 @@ PKGS      := ./...
 RACE      ?= -race
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build test vet unit services-up services-down services-env rules-test demo bench fuzz clean
+.PHONY: all build test vet unit services-up services-down services-env rules-test demo fuzz test-faults clean
 
 all: build
 
@@ -53,6 +53,18 @@ rules-test:
 
 demo:
 	$(GO) run ./cmd/newsflow demo
+
+# fuzz: every fuzz target for FUZZTIME each (CI runs it briefly). Seeds are
+# in the tests (f.Add) and in testdata/fuzz where a package keeps some.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := pkg/events:FuzzDecode internal/feed:FuzzParse internal/enrich:FuzzPlainText \
+	internal/enrich:FuzzEnrich internal/enrich:FuzzScanWord internal/enrich/topics:FuzzMatch
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg >/dev/null || \
+	    { echo "fuzz $$fn failed: go test -run '^$$' -fuzz '^$$fn\$$' ./$$pkg"; exit 1; }; \
+	done; echo "fuzz: all targets passed"
 
 clean:
 	rm -rf $(BIN)
