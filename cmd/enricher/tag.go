@@ -13,6 +13,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/newsflow/newsflow/internal/enrich"
+	"github.com/newsflow/newsflow/internal/flagenv"
 	"github.com/newsflow/newsflow/internal/pipeline"
 	"github.com/newsflow/newsflow/pkg/events"
 )
@@ -30,7 +31,6 @@ const maxLine = 64 << 20
 // that archives can be backfilled.
 func runTag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("enricher tag", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var tf pipeline.TaggerFlags
 	tf.RegisterFlags(fs)
 	explain := fs.Bool("explain", false, "print each tag with its score and quoted evidence instead of JSON")
@@ -39,20 +39,10 @@ func runTag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: enricher tag [--taxonomy FILE] [--taxonomy-mode extend|replace] [--topic-threshold X] [--gazetteers DIR] [--explain] < raw.jsonl > enriched.jsonl")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "enricher tag: unexpected argument %q (input is read from stdin)\n", fs.Arg(0))
-		return 2
-	}
-	tagger, err := tf.Build()
-	if err != nil {
-		fmt.Fprintln(stderr, "enricher tag:", err)
-		return 2
+	var tagger *pipeline.TaxonomyTagger
+	build := func() (err error) { tagger, err = tf.Build(); return err }
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, build); !ok {
+		return code
 	}
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	in := bufio.NewScanner(stdin)

@@ -6,22 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/newsflow/newsflow/internal/enrich"
 	"github.com/newsflow/newsflow/internal/enrich/topics"
-	"github.com/newsflow/newsflow/internal/pipeline"
 )
-
-// newTopicMatcher builds the topic matcher from the enricher's flags. mode is
-// "extend" or "replace"; an empty taxonomyPath means the embedded default. A
-// negative threshold means the taxonomy's default. Errors name the flag and,
-// for a taxonomy file, the file, line and reason.
-func newTopicMatcher(taxonomyPath, mode string, threshold float64) (enrich.TopicMatcher, error) {
-	m, _, err := pipeline.TaggerFlags{Taxonomy: taxonomyPath, TaxonomyMode: mode, TopicThreshold: threshold}.TopicMatcher()
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
-}
 
 // runTaxonomy implements
 //

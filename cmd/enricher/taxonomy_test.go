@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/newsflow/newsflow/internal/pipeline"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,7 +98,7 @@ func TestNewTopicMatcher(t *testing.T) {
 		{name: "missing file", path: filepath.Join(t.TempDir(), "nope.yaml"), mode: "extend", threshold: -1, wantErr: "taxonomy"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := newTopicMatcher(c.path, c.mode, c.threshold)
+			m, _, err := pipeline.TaggerFlags{Taxonomy: c.path, TaxonomyMode: c.mode, TopicThreshold: c.threshold}.TopicMatcher()
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("error %v, want one naming %q", err, c.wantErr)

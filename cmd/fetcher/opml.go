@@ -15,7 +15,6 @@ import (
 // process exit code: 0 on success, 1 on a read or write error, 2 on bad usage.
 func runExportOPML(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export-opml", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var feedsPath, out, title string
 	flagenv.String(fs, &feedsPath, "feeds", "", "feed list to export, YAML or OPML")
 	fs.StringVar(&out, "o", "", "output file (default standard output)")
@@ -24,16 +23,14 @@ func runExportOPML(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: fetcher export-opml -feeds FILE [-o OUT.opml] [-title TITLE]")
 		fs.PrintDefaults()
 	}
-	if err := flagenv.Parse(fs, args); err != nil {
-		return 2
+	required := func() error {
+		if feedsPath == "" {
+			return flagenv.Invalid("feeds", "", "a feed list file (YAML or OPML) is required")
+		}
+		return nil
 	}
-	if feedsPath == "" {
-		fmt.Fprintln(stderr, flagenv.Invalid("feeds", "", "a feed list file (YAML or OPML) is required"))
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "export-opml: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, required); !ok {
+		return code
 	}
 	l, err := feed.LoadList(feedsPath)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,25 +19,18 @@ import (
 // serialises migrations with an advisory lock).
 func runMigrate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sink migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var url string
 	var timeout time.Duration
 	flagenv.String(fs, &url, "store", "sqlite:newsflow.db", "the database to migrate: sqlite:PATH or postgres://user@host/db?sslmode=...")
 	flagenv.Duration(fs, &timeout, "migrate-timeout", 5*time.Minute, "give up when the migrations have not finished by then")
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	required := func() error {
+		if url == "" {
+			return flagenv.Invalid("store", url, "want sqlite:PATH or postgres://...")
 		}
-		fmt.Fprintln(stderr, "sink migrate:", err)
-		return 2
+		return nil
 	}
-	switch {
-	case url == "":
-		fmt.Fprintln(stderr, "sink migrate:", flagenv.Invalid("store", url, "want sqlite:PATH or postgres://..."))
-		return 2
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "sink migrate: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := flagenv.ParseArgs(fs, args, stderr, required); !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

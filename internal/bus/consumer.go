@@ -36,6 +36,7 @@ type ConsumerConfig struct {
 type Consumer struct {
 	r       *kafka.Reader
 	cfg     ConsumerConfig
+	bus     Config
 	logger  *slog.Logger
 	metrics *Metrics
 }
@@ -80,14 +81,22 @@ func (c Config) NewConsumer(cc ConsumerConfig, logger *slog.Logger, metrics *Met
 	if metrics != nil {
 		metrics.addReader(r, cc.Topic)
 	}
-	return &Consumer{r: r, cfg: cc, logger: logger, metrics: metrics}, nil
+	return &Consumer{r: r, cfg: cc, bus: c, logger: logger, metrics: metrics}, nil
 }
 
 // Run fetches batches and hands them to h until ctx is done or h fails. When
 // ctx is done it stops fetching, lets the in-flight batch finish (within
 // DrainTimeout) and commit, and returns nil. Run closes the reader, leaving
-// the group, before it returns.
+// the group, before it returns. While it runs, and when the consumer has
+// Metrics, it also keeps them (client statistics and the group's lag) up to
+// date.
 func (c *Consumer) Run(ctx context.Context, h Handler) (err error) {
+	if c.metrics != nil {
+		mctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go c.metrics.Run(mctx, 5*time.Second)
+		go c.bus.RunLagMonitor(mctx, c.cfg.GroupID, c.cfg.Topic, c.metrics, 10*time.Second, c.logger)
+	}
 	defer func() {
 		if cerr := c.r.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close reader: %w", cerr)

@@ -45,7 +45,6 @@ type Enricher struct {
 	consumer *bus.Consumer
 	out      *bus.Writer
 	dlq      *bus.DeadLetters
-	kmetrics *bus.Metrics
 	m        *enricherMetrics
 	failing  atomic.Value // string: why the last write failed; "" when healthy
 }
@@ -150,17 +149,13 @@ func NewEnricher(cfg EnricherConfig, tagger Tagger, logger *slog.Logger, reg pro
 	if err != nil {
 		return nil, err
 	}
-	e := &Enricher{cfg: cfg, tagger: tagger, logger: logger, consumer: cons, out: out, dlq: dlq, kmetrics: km, m: m}
+	e := &Enricher{cfg: cfg, tagger: tagger, logger: logger, consumer: cons, out: out, dlq: dlq, m: m}
 	e.failing.Store("")
 	return e, nil
 }
 
 // Run consumes until ctx is done; see Enricher for the delivery contract.
 func (e *Enricher) Run(ctx context.Context) error {
-	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	go e.kmetrics.Run(mctx, 5*time.Second)
-	go e.cfg.Bus.RunLagMonitor(mctx, e.cfg.GroupID, e.cfg.Bus.Topics.Raw, e.kmetrics, 10*time.Second, e.logger)
 	err := e.consumer.Run(ctx, e.handle)
 	cerr := e.out.Close()
 	if derr := e.dlq.Close(); cerr == nil {

@@ -48,7 +48,6 @@ type Sink struct {
 	logger   *slog.Logger
 	consumer *bus.Consumer
 	dlq      *bus.DeadLetters
-	kmetrics *bus.Metrics
 	m        *sinkMetrics
 	failing  atomic.Value // string
 }
@@ -115,17 +114,13 @@ func NewSink(cfg SinkConfig, st ArticleWriter, logger *slog.Logger, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, store: st, logger: logger, consumer: cons, dlq: dlq, kmetrics: km, m: m}
+	s := &Sink{cfg: cfg, store: st, logger: logger, consumer: cons, dlq: dlq, m: m}
 	s.failing.Store("")
 	return s, nil
 }
 
 // Run consumes until ctx is done; see Sink for the contract.
 func (s *Sink) Run(ctx context.Context) error {
-	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	go s.kmetrics.Run(mctx, 5*time.Second)
-	go s.cfg.Bus.RunLagMonitor(mctx, s.cfg.GroupID, s.cfg.Bus.Topics.Enriched, s.kmetrics, 10*time.Second, s.logger)
 	err := s.consumer.Run(ctx, s.handle)
 	if cerr := s.dlq.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close dead-letter writer: %w", cerr)
