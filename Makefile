@@ -66,6 +66,11 @@ fuzz:
 	    { echo "fuzz $$fn failed: go test -run '^$$' -fuzz '^$$fn\$$' ./$$pkg"; exit 1; }; \
 	done; echo "fuzz: all targets passed"
 
+# test-faults: the fault-injection suite (SIGKILLed stages, broker restarts,
+# database outages, poison messages; 0 lost, 0 duplicate), on its own services.
+test-faults:
+	scripts/test-faults.sh
+
 clean:
 	rm -rf $(BIN)
 	-$(TESTENV) down

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/newsflow/newsflow/internal/bus"
 )
@@ -196,5 +198,46 @@ func TestDeadLetters(t *testing.T) {
 	}
 	if b := got["b"]; b[bus.HeaderDLQTruncated] != "true" || b["len"] != fmt.Sprint(c.MaxMessageBytes/2) {
 		t.Errorf("dead letter b = %v", b)
+	}
+}
+
+// TestWrongPasswordFailsFast: refused credentials are reported at once as
+// ErrAuth, not retried for minutes.
+func TestWrongPasswordFailsFast(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "newsflow", "right"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	tests := []struct {
+		password string
+		wantErr  error
+	}{
+		{"wrong", bus.ErrAuth},
+		{"right", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.password, func(t *testing.T) {
+			t.Setenv("NEWSFLOW_KAFKA_SASL_PASSWORD", tc.password)
+			c := bus.DefaultConfig()
+			c.Brokers = cluster.ListenAddrs()
+			c.SASLMechanism, c.SASLUsername = "plain", "newsflow"
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			err := bus.EnsureTopicsLogged(ctx, c, quiet)
+			if !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
+				t.Fatalf("EnsureTopics = %v, want %v", err, tc.wantErr)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if strings.Contains(fmt.Sprint(err), tc.password) {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
 	}
 }

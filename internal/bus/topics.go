@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -13,6 +14,16 @@ import (
 // configured partitions and replication factor) and waits until each has a
 // leader for every partition. Existing topics are left as they are.
 func EnsureTopics(ctx context.Context, c Config) error {
+	return EnsureTopicsLogged(ctx, c, slog.New(slog.DiscardHandler))
+}
+
+// ErrAuth is wrapped by errors the brokers give for credentials they refuse:
+// retrying cannot help.
+var ErrAuth = errors.New("kafka refused the credentials")
+
+// EnsureTopicsLogged is EnsureTopics that logs each failed attempt as a
+// warning, and stops at once when the brokers refuse the credentials.
+func EnsureTopicsLogged(ctx context.Context, c Config, logger *slog.Logger) error {
 	cl, err := c.Client()
 	if err != nil {
 		return err
@@ -35,6 +46,10 @@ func EnsureTopics(ctx context.Context, c Config) error {
 		if lastErr == nil {
 			return nil
 		}
+		if err := c.probeAuth(ctx); err != nil {
+			return fmt.Errorf("ensure topics: %w", err)
+		}
+		logger.Warn("kafka not ready, retrying", slog.Any("brokers", c.Brokers), slog.Int("attempt", attempt+1), slog.Any("error", lastErr))
 		if attempt >= 30 {
 			return fmt.Errorf("ensure topics: %w", lastErr)
 		}
@@ -44,6 +59,37 @@ func EnsureTopics(ctx context.Context, c Config) error {
 		case <-time.After(backoff(attempt, 200*time.Millisecond, 5*time.Second)):
 		}
 	}
+}
+
+// probeAuth dials the first reachable broker the way readers do, which
+// reports a refused SASL login as such (the admin client only reports the
+// broker as unavailable). It returns an ErrAuth error, or nil.
+func (c Config) probeAuth(ctx context.Context) error {
+	if c.SASLMechanism == "" {
+		return nil
+	}
+	d, err := c.dialer("newsflow-probe")
+	if err != nil {
+		return nil
+	}
+	for _, b := range c.Brokers {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := d.DialContext(dctx, "tcp", b)
+		cancel()
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if isAuthError(err) {
+			return fmt.Errorf("%w (user %q, mechanism %s): %w", ErrAuth, c.SASLUsername, c.SASLMechanism, err)
+		}
+	}
+	return nil
+}
+
+func isAuthError(err error) bool {
+	return errors.Is(err, kafka.SASLAuthenticationFailed) || errors.Is(err, kafka.UnsupportedSASLMechanism) ||
+		errors.Is(err, kafka.IllegalSASLState)
 }
 
 func createTopics(ctx context.Context, cl *kafka.Client, req *kafka.CreateTopicsRequest) error {

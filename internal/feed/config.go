@@ -128,7 +128,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports the first invalid field, naming its flag and what is
 // allowed.
-func (c Config) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.FeedsPath == "":
 		return flagenv.Invalid("feeds", c.FeedsPath, "a feed list file (YAML or OPML) is required")

@@ -90,7 +90,7 @@ func (s *StoreFlags) RegisterFlags(fs *flag.FlagSet) {
 }
 
 // Validate checks the storage flags.
-func (s StoreFlags) Validate() error {
+func (s *StoreFlags) Validate() error {
 	switch {
 	case s.URL == "":
 		return flagenv.Invalid("store", s.URL, "want sqlite:PATH or postgres://...")
@@ -140,7 +140,7 @@ func Kafka(ctx context.Context, c *bus.Config, dataDir string, port int, logger 
 	}
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := bus.EnsureTopics(tctx, *c); err != nil {
+	if err := bus.EnsureTopicsLogged(tctx, *c, logger); err != nil {
 		stop()
 		return func() {}, err
 	}

@@ -91,10 +91,6 @@ func openPostgres(ctx context.Context, url string, opts Options) (*pgStore, erro
 		return nil, err
 	}
 	s := &pgStore{pool: pool, log: opts.Logger, ms: ms, method: method, stopRet: func() {}}
-	if s.m, err = newMetrics(opts.Registerer, &poolCollector{pool: pool}); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("open postgres: register metrics: %w", err)
-	}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", Redact(url), err)
@@ -104,6 +100,12 @@ func openPostgres(ctx context.Context, url string, opts Options) (*pgStore, erro
 			pool.Close()
 			return nil, err
 		}
+	}
+	// Metrics are registered only once the database answered, so that a
+	// caller retrying Open on the same registry can register them then.
+	if s.m, err = newMetrics(opts.Registerer, &poolCollector{pool: pool}); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: register metrics: %w", err)
 	}
 	if opts.Retention > 0 {
 		s.stopRet = startRetention(s.log, s.m, opts.Retention, opts.RetentionInterval, s.deleteOlder)

@@ -71,10 +71,6 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		return nil, err
 	}
 	s := &sqliteStore{db: db, path: path, log: opts.Logger, ms: ms, stopRet: func() {}}
-	if s.m, err = newMetrics(opts.Registerer, collectors.NewDBStatsCollector(db, "sqlite")); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open sqlite %s: register metrics: %w", path, err)
-	}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -84,6 +80,12 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 			db.Close()
 			return nil, err
 		}
+	}
+	// Metrics are registered only once the database answered, so that a
+	// caller retrying Open on the same registry can register them then.
+	if s.m, err = newMetrics(opts.Registerer, collectors.NewDBStatsCollector(db, "sqlite")); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: register metrics: %w", path, err)
 	}
 	if opts.Retention > 0 {
 		s.stopRet = startRetention(s.log, s.m, opts.Retention, opts.RetentionInterval, s.deleteOlder)

@@ -244,12 +244,18 @@ func SchemaVersion(ctx context.Context, s Store) (current, latest int, err error
 // Redact returns url with any password (user:password@ or a password=
 // parameter) replaced by "xxxxx", for logs and error messages.
 func Redact(url string) string {
-	if i := strings.Index(url, "password="); i >= 0 {
+	for from := 0; ; {
+		i := strings.Index(url[from:], "password=")
+		if i < 0 {
+			break
+		}
+		i += from + len("password=")
 		end := strings.IndexAny(url[i:], "& ")
 		if end < 0 {
 			end = len(url) - i
 		}
-		url = url[:i] + "password=xxxxx" + url[i+end:]
+		url = url[:i] + "xxxxx" + url[i+end:]
+		from = i + len("xxxxx")
 	}
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {

@@ -377,9 +377,23 @@ func TestRedact(t *testing.T) {
 		"postgresql://db/news":                                 "postgresql://db/news",
 		"sqlite:newsflow-data/newsflow.db":                     "sqlite:newsflow-data/newsflow.db",
 		"postgres://u:p@ss@db/x":                               "postgres://u:xxxxx@db/x",
+		"postgres://u@db/x?sslpassword=one&password=two":       "postgres://u@db/x?sslpassword=xxxxx&password=xxxxx",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOpenRetrySameRegistry: a caller that retries Open while the database
+// is down, on the same registry, keeps getting ErrUnavailable (metrics are
+// registered only once the database answered).
+func TestOpenRetrySameRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for attempt := range 3 {
+		_, err := Open(context.Background(), "postgres://u@127.0.0.1:1/x?connect_timeout=1", Options{Registerer: reg})
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("attempt %d: %v, want ErrUnavailable", attempt, err)
 		}
 	}
 }
