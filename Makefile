@@ -41,8 +41,7 @@ services-env:
 # stopped at the end.
 test: vet
 	@trap '$(TESTENV) down >/dev/null 2>&1 || true' EXIT; \
-	  $(TESTENV) up >/dev/null && \
-	  set -a && . .testenv/env && set +a && \
+	  services=$$($(TESTENV) up) && eval "$$services" && \
 	  NEWSFLOW_TEST_REQUIRE_SERVICES=1 $(GO) test $(RACE) $(TESTFLAGS) $(PKGS) && \
 	  NEWSFLOW_TEST_PROMETHEUS_REQUIRE_DATA=1 $(GO) test -count=1 -run TestPromQLOnRealPrometheus ./deploy/deploytest && \
 	  $(MAKE) --no-print-directory rules-test && \

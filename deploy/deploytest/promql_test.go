@@ -88,7 +88,10 @@ func promQuery(t *testing.T, base, expr string, window time.Duration) (int, prom
 		path = "/api/v1/query_range"
 		v.Set("start", strconv.FormatInt(now.Add(-window).Unix(), 10))
 		v.Set("end", strconv.FormatInt(now.Unix(), 10))
-		v.Set("step", "15")
+		// One evaluation a second: the integration run's stages live for
+		// seconds, and a gauge has no value at an evaluation point after its
+		// target stopped (staleness), so a coarse step can miss them all.
+		v.Set("step", "1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
