@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -135,7 +134,7 @@ func toRow(i int, a *events.EnrichedArticle) (articleRow, string) {
 			return articleRow{}, reason
 		}
 	}
-	ev, err := json.Marshal(a)
+	ev, err := a.MarshalJSON() // not json.Marshal: it would compact the output again
 	if err != nil {
 		return articleRow{}, fmt.Sprintf("encode event: %v", err)
 	}

@@ -17,6 +17,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -307,23 +308,25 @@ func DecodeEnriched(b []byte) (EnrichedArticle, error) {
 	return a, nil
 }
 
+// decode decodes b into v in one pass; only when that fails does it look at
+// schema_version alone, so that a document of another version is reported as
+// such rather than as malformed. The version of a decoded document is checked
+// by Validate.
 func decode(b []byte, v any) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	err := json.Unmarshal(b, v)
+	if err == nil {
+		return nil
+	}
 	var probe struct {
 		SchemaVersion *int `json:"schema_version"`
 	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if probe.SchemaVersion == nil {
-		return fmt.Errorf("%w: schema_version missing", ErrSchemaVersion)
-	}
-	if *probe.SchemaVersion != SchemaVersion {
+	if json.Unmarshal(b, &probe) == nil && probe.SchemaVersion != nil && *probe.SchemaVersion != SchemaVersion {
 		return fmt.Errorf("%w: got %d, want %d", ErrSchemaVersion, *probe.SchemaVersion, SchemaVersion)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return nil
+	return fmt.Errorf("%w: %v", ErrMalformed, err)
 }
 
 // Validate reports whether a satisfies the contract: schema version, a

@@ -91,6 +91,9 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"not json", "{nope", events.ErrMalformed},
 		{"array", "[1,2]", events.ErrMalformed},
+		{"null", "null", events.ErrMalformed},
+		{"empty", "", events.ErrMalformed},
+		{"version 2 with other shape", `{"schema_version":2,"title":["a"]}`, events.ErrSchemaVersion},
 		{"no version", `{"id":"x"}`, events.ErrSchemaVersion},
 		{"version 2", strings.Replace(string(good), `"schema_version":1`, `"schema_version":2`, 1), events.ErrSchemaVersion},
 		{"wrong type", strings.Replace(string(good), `"title":"Seoul protests launch"`, `"title":7`, 1), events.ErrMalformed},
