@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,9 @@ type Item struct {
 // parse fails with another error.
 func Parse(body []byte, contentType, idURL string) (*Parsed, error) {
 	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if err := checkDepth(body); err != nil {
+		return nil, fmt.Errorf("parse feed: %w", err)
+	}
 	r, err := decodeCharset(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
@@ -67,7 +71,43 @@ func Parse(body []byte, contentType, idURL string) (*Parsed, error) {
 		}
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
+	// gofeed takes any JSON object for a JSON Feed: an API's error document
+	// ({"error": ...}) would pass as a healthy empty feed.
+	if f.FeedType == "json" && !strings.Contains(f.FeedVersion, "jsonfeed.org/version/") && f.Title == "" && len(f.Items) == 0 {
+		return nil, fmt.Errorf("parse feed: %w (JSON, not a JSON Feed)", ErrNotAFeed)
+	}
 	return convert(f, idURL), nil
+}
+
+// maxDepth bounds XML nesting: feeds nest a few levels, and a parser's
+// memory grows with depth far faster than with size.
+const maxDepth = 256
+
+// checkDepth fails when an XML body nests elements deeper than maxDepth. It
+// reads tokens without building anything; a body that is not XML, or that
+// the scan cannot read, is left to the parser.
+func checkDepth(body []byte) error {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '<' {
+		return nil
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	d.Strict = false
+	d.CharsetReader = charset.NewReaderLabel
+	depth := 0
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return nil
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth++; depth > maxDepth {
+				return fmt.Errorf("XML nested deeper than %d elements", maxDepth)
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 // sniff names what a non-feed body looks like, for the error message.
@@ -90,6 +130,12 @@ var xmlEncodingDecl = regexp.MustCompile(`^\s*<\?xml[^>]*encoding\s*=\s*["']([^"
 // declaration is read as windows-1252, the usual culprit.
 func decodeCharset(body []byte, contentType string) (io.Reader, error) {
 	if m := xmlEncodingDecl.FindSubmatch(body[:min(len(body), 256)]); m != nil {
+		// The XML decoder applies the declared encoding; a document that
+		// says UTF-8 but holds invalid bytes would fail whole, so those
+		// bytes become U+FFFD.
+		if _, name := charset.Lookup(string(m[1])); name == "utf-8" {
+			return bytes.NewReader(validUTF8(body)), nil
+		}
 		return bytes.NewReader(body), nil
 	}
 	label := ""
@@ -107,9 +153,18 @@ func decodeCharset(body []byte, contentType string) (io.Reader, error) {
 		return nil, fmt.Errorf("unknown charset %q", label)
 	}
 	if name == "utf-8" {
-		return bytes.NewReader(body), nil
+		return bytes.NewReader(validUTF8(body)), nil
 	}
 	return enc.NewDecoder().Reader(bytes.NewReader(body)), nil
+}
+
+// validUTF8 returns body with each run of invalid UTF-8 bytes replaced by
+// U+FFFD (body itself when it is valid).
+func validUTF8(body []byte) []byte {
+	if utf8.Valid(body) {
+		return body
+	}
+	return bytes.ToValidUTF8(body, []byte("\uFFFD"))
 }
 
 func convert(f *gofeed.Feed, idURL string) *Parsed {
