@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +45,7 @@ type Enricher struct {
 	out      *bus.Writer
 	dlq      *bus.DeadLetters
 	m        *enricherMetrics
-	failing  atomic.Value // string: why the last write failed; "" when healthy
+	failing  failure
 }
 
 type enricherMetrics struct {
@@ -150,7 +149,6 @@ func NewEnricher(cfg EnricherConfig, tagger Tagger, logger *slog.Logger, reg pro
 		return nil, err
 	}
 	e := &Enricher{cfg: cfg, tagger: tagger, logger: logger, consumer: cons, out: out, dlq: dlq, m: m}
-	e.failing.Store("")
 	return e, nil
 }
 
@@ -169,10 +167,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 
 // Ready reports an error while publishing to Kafka keeps failing.
 func (e *Enricher) Ready() error {
-	if s, _ := e.failing.Load().(string); s != "" {
-		return fmt.Errorf("publishing enriched articles fails: %s", s)
-	}
-	return nil
+	return e.failing.err("publishing enriched articles fails")
 }
 
 func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
@@ -204,7 +199,7 @@ func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
 		enriched = append(enriched, a)
 	}
 	onRetry := func(err error) {
-		e.failing.Store(err.Error())
+		e.failing.set(err)
 		e.logger.Warn("publish enriched articles failed, retrying", slog.Int("articles", len(out)), slog.Any("error", err))
 	}
 	if err := e.out.WriteRetry(ctx, onRetry, out...); err != nil {
@@ -213,7 +208,7 @@ func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
 	if err := deadLetter(ctx, e.dlq, e.logger, letters); err != nil {
 		return err
 	}
-	e.failing.Store("")
+	e.failing.clear()
 	for _, a := range enriched {
 		e.count(a, now)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +48,7 @@ type Sink struct {
 	consumer *bus.Consumer
 	dlq      *bus.DeadLetters
 	m        *sinkMetrics
-	failing  atomic.Value // string
+	failing  failure
 }
 
 type sinkMetrics struct {
@@ -115,7 +114,6 @@ func NewSink(cfg SinkConfig, st ArticleWriter, logger *slog.Logger, reg promethe
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, store: st, logger: logger, consumer: cons, dlq: dlq, m: m}
-	s.failing.Store("")
 	return s, nil
 }
 
@@ -130,10 +128,7 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // Ready reports an error while writes to the database fail.
 func (s *Sink) Ready() error {
-	if why, _ := s.failing.Load().(string); why != "" {
-		return fmt.Errorf("database writes fail: %s", why)
-	}
-	return nil
+	return s.failing.err("database writes fail")
 }
 
 func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
@@ -183,17 +178,16 @@ func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
 		}
 		s.m.retries.Inc()
 		s.m.up.Set(0)
-		s.failing.Store(err.Error())
+		s.failing.set(err)
 		s.logger.Warn("storing batch failed, retrying", slog.Int("articles", len(batch)), slog.String("class", class),
 			slog.Int("attempt", attempt+1), slog.Any("error", err))
 		if !bus.Sleep(ctx, bus.Backoff(attempt, s.cfg.RetryMax)) {
 			return fmt.Errorf("store batch: %w", err)
 		}
 	}
-	if s.failing.Load().(string) != "" {
+	if s.failing.clear() {
 		s.logger.Info("database writes recovered")
 	}
-	s.failing.Store("")
 	s.m.up.Set(1)
 	if err := deadLetter(ctx, s.dlq, s.logger, letters); err != nil {
 		return err
