@@ -26,7 +26,10 @@
 #   NEWSFLOW_TESTENV_TIMEOUT (seconds to wait for each service, default 90),
 #   NEWSFLOW_TESTENV_FORCE_INSTALL=1 (run the apt-get install step even when nothing is missing),
 #   NEWSFLOW_TESTENV_PROMETHEUS=0 (do not start Prometheus: Kafka and PostgreSQL only, as the
-#   fault-injection suite needs).
+#   fault-injection suite needs),
+#   NEWSFLOW_TESTENV_POSTGRES_DURABLE=1 (start PostgreSQL crash-safe, fsync, synchronous_commit
+#   and full_page_writes on, with the production settings of docs/operations.md, as the
+#   benchmarks of record run; tests run it with fsync off; takes effect when the server starts).
 set -euo pipefail
 
 COMMAND=${1:-}
@@ -39,6 +42,7 @@ PROM_PORT=${NEWSFLOW_TESTENV_PROMETHEUS_PORT:-39090}
 TIMEOUT=${NEWSFLOW_TESTENV_TIMEOUT:-90}
 MVN_FLAGS=${NEWSFLOW_TESTENV_MVN_FLAGS:-}
 WITH_PROM=${NEWSFLOW_TESTENV_PROMETHEUS:-1}
+PG_DURABLE=${NEWSFLOW_TESTENV_POSTGRES_DURABLE:-0}
 
 KAFKA_POM=$ROOT/scripts/kafka/pom.xml
 PROM_CONFIG=$ROOT/deploy/prometheus/prometheus-test.yml
@@ -385,10 +389,16 @@ pg_start() {
 	# Unix sockets have a 107-byte path limit; deep checkouts go TCP-only.
 	local sockdir=$PG_DIR/run
 	((${#sockdir} < 90)) || sockdir=""
-	step "postgres: starting on 127.0.0.1:$PG_PORT"
+	# Tests need no crash safety: fsync and friends off, unless benchmarks ask
+	# for a server as production runs it (the settings docs/operations.md
+	# recommends for ingestion: room for the working set, rare checkpoints).
+	local settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[[ $PG_DURABLE == 1 ]] &&
+		settings="-c shared_buffers=2GB -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min"
+	step "postgres: starting on 127.0.0.1:$PG_PORT ($([[ $PG_DURABLE == 1 ]] && echo durable || echo 'fsync off'))"
 	as_pg touch "$PG_DIR/postgres.log"
 	as_pg "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t "$TIMEOUT" \
-		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$sockdir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$sockdir' $settings" \
 		start >"$PG_DIR/pg_ctl.log" 2>&1 9>&- || fail postgres "pg_ctl start failed" "$PG_DIR/postgres.log"
 	printf '%s\n' "$PG_PORT" >"$PG_DIR/port"
 	head -n 1 "$PG_DIR/data/postmaster.pid" >"$PG_DIR/pid"

@@ -89,8 +89,28 @@ func (c Config) NewConsumer(cc ConsumerConfig, logger *slog.Logger, metrics *Met
 // DrainTimeout) and commit, and returns nil. Run closes the reader, leaving
 // the group, before it returns. While it runs, and when the consumer has
 // Metrics, it also keeps them (client statistics and the group's lag) up to
-// date.
-func (c *Consumer) Run(ctx context.Context, h Handler) (err error) {
+// date. The next batch is fetched while h runs (see RunStages).
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	return RunStages(ctx, c, Stages[struct{}]{
+		Prepare: func([]kafka.Message) struct{} { return struct{}{} },
+		Handle:  func(ctx context.Context, msgs []kafka.Message, _ struct{}) error { return h(ctx, msgs) },
+	})
+}
+
+// Stages is a Handler split in two, so that one consumer keeps a core busy
+// while it waits on its output. Prepare does a batch's CPU work (decoding) and
+// runs on the next batch while Handle runs on the current one. Handle has the
+// contract of Handler; Handle and the commits of offsets stay in batch order.
+type Stages[T any] struct {
+	Prepare func(msgs []kafka.Message) T
+	Handle  func(ctx context.Context, msgs []kafka.Message, prepared T) error
+}
+
+// RunStages is Run for a handler in two stages. It holds at most two batches:
+// the one being handled and the next one, prepared. When ctx is done the
+// prepared batch is dropped uncommitted (it is delivered again: at least
+// once) and the batch being handled finishes and commits as in Run.
+func RunStages[T any](ctx context.Context, c *Consumer, s Stages[T]) (err error) {
 	if c.metrics != nil {
 		mctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -111,35 +131,64 @@ func (c *Consumer) Run(ctx context.Context, h Handler) (err error) {
 	})
 	defer stop()
 
-	for attempt := 0; ; {
-		batch, ferr := c.fetchBatch(ctx)
-		if len(batch) == 0 {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if ferr != nil {
-				c.logger.Warn("kafka fetch failed", slog.String("topic", c.cfg.Topic), slog.Any("error", ferr))
-				if !Sleep(ctx, Backoff(attempt, 5*time.Second)) {
-					return nil
+	type prepared struct {
+		msgs []kafka.Message
+		v    T
+	}
+	next := make(chan prepared) // unbuffered: one batch prepared ahead
+	fctx, fcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(next)
+		for attempt := 0; ; {
+			batch, ferr := c.fetchBatch(fctx)
+			if len(batch) == 0 {
+				if fctx.Err() != nil {
+					return
 				}
-				attempt++
+				if ferr != nil {
+					c.logger.Warn("kafka fetch failed", slog.String("topic", c.cfg.Topic), slog.Any("error", ferr))
+					if !Sleep(fctx, Backoff(attempt, 5*time.Second)) {
+						return
+					}
+					attempt++
+				}
+				continue
 			}
-			continue
+			attempt = 0
+			p := prepared{batch, s.Prepare(batch)}
+			select {
+			case next <- p:
+			case <-fctx.Done():
+				return
+			}
 		}
-		attempt = 0
-		if err := h(hctx, batch); err != nil {
+	}()
+	// The fetching goroutine ends before the reader closes.
+	defer func() {
+		fcancel()
+		<-done
+	}()
+
+	for p := range next {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := s.Handle(hctx, p.msgs, p.v); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("handle batch from %s: %w", c.cfg.Topic, err)
 		}
-		if err := c.commit(hctx, batch); err != nil {
+		if err := c.commit(hctx, p.msgs); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 	}
+	return nil
 }
 
 func (c *Consumer) commit(ctx context.Context, batch []kafka.Message) error {

@@ -809,9 +809,27 @@ func queryOn(t *testing.T, dbURL, q string, args ...any) pgx.Row {
 	return c.QueryRow(context.Background(), q, args...)
 }
 
+// checkpointOn readies the server for a measured run: it waits (up to a
+// minute) for running autovacuum workers, which would charge the run for the
+// runs before it, then writes a checkpoint, so that no dirty pages of those
+// runs are written during this one.
 func checkpointOn(t *testing.T, dbURL string) {
 	t.Helper()
-	execOn(t, dbURL, "CHECKPOINT")
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").Scan(&n); err != nil || n == 0 {
+			break
+		}
+	}
+	if _, err := c.Exec(ctx, "CHECKPOINT"); err != nil {
+		t.Fatalf("CHECKPOINT: %v", err)
+	}
 }
 
 // benchPostmaster returns the pid of the local PostgreSQL server's

@@ -2,10 +2,12 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,9 +32,9 @@ func TestSeedEndToEnd(t *testing.T) {
 	type target struct{ name, kafka, store string }
 	targets := []target{{name: "embedded+sqlite", store: "sqlite:" + filepath.Join(t.TempDir(), "e2e.db")}}
 	if k := os.Getenv("NEWSFLOW_TEST_KAFKA"); k != "" {
-		pg := os.Getenv("NEWSFLOW_TEST_POSTGRES")
-		if pg == "" {
-			pg = "sqlite:" + filepath.Join(t.TempDir(), "e2e-kafka.db")
+		pg := "sqlite:" + filepath.Join(t.TempDir(), "e2e-kafka.db")
+		if admin := os.Getenv("NEWSFLOW_TEST_POSTGRES"); admin != "" {
+			pg = freshSchema(t, admin)
 		}
 		targets = append(targets, target{name: "apache-kafka+postgres", kafka: k, store: pg})
 	}
@@ -161,4 +163,22 @@ func runSeed(t *testing.T, kafka, storeURL string) {
 	if n := telemetry.Sum(reg, "newsflow_enricher_articles_enriched_total"); n != 1 {
 		t.Errorf("enriched counter = %v, want 1", n)
 	}
+}
+
+// freshSchema creates an empty schema on the PostgreSQL server at admin,
+// dropped when t ends, and returns a URL whose search_path is that schema, so
+// that a run never sees the articles of an earlier one.
+func freshSchema(t *testing.T, admin string) string {
+	t.Helper()
+	name := fmt.Sprintf("newsflow_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
+	execOn(t, admin, "CREATE SCHEMA "+name)
+	t.Cleanup(func() { execOn(t, admin, "DROP SCHEMA "+name+" CASCADE") })
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

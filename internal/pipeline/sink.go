@@ -39,11 +39,12 @@ type SinkConfig struct {
 // the store rejects for good, goes to the dead-letter topic with the reason
 // and the rest of the batch is still stored. While the database is down or
 // refuses the batch for a transient reason, the sink retries the same batch
-// with backoff, fetches nothing more (back-pressure: at most one batch is
-// held in memory), reports not-ready, and resumes by itself.
+// with backoff, fetches nothing more (back-pressure: at most two batches are
+// held in memory, the one being stored and the next one, decoded while the
+// first is written), reports not-ready, and resumes by itself.
 type Sink struct {
 	cfg      SinkConfig
-	store    ArticleWriter
+	articles ArticleWriter
 	logger   *slog.Logger
 	consumer *bus.Consumer
 	dlq      *bus.DeadLetters
@@ -113,13 +114,13 @@ func NewSink(cfg SinkConfig, st ArticleWriter, logger *slog.Logger, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, store: st, logger: logger, consumer: cons, dlq: dlq, m: m}
+	s := &Sink{cfg: cfg, articles: st, logger: logger, consumer: cons, dlq: dlq, m: m}
 	return s, nil
 }
 
 // Run consumes until ctx is done; see Sink for the contract.
 func (s *Sink) Run(ctx context.Context) error {
-	err := s.consumer.Run(ctx, s.handle)
+	err := bus.RunStages(ctx, s.consumer, bus.Stages[decoded]{Prepare: s.decode, Handle: s.store})
 	if cerr := s.dlq.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close dead-letter writer: %w", cerr)
 	}
@@ -131,23 +132,37 @@ func (s *Sink) Ready() error {
 	return s.failing.err("database writes fail")
 }
 
-func (s *Sink) handle(ctx context.Context, msgs []kafka.Message) error {
-	var letters []bus.Letter
-	batch := make([]events.EnrichedArticle, 0, len(msgs))
-	from := make([]kafka.Message, 0, len(msgs))
+// decoded is a batch of messages decoded: the articles, the message each came
+// from, and the messages that go to the dead-letter topic.
+type decoded struct {
+	batch   []events.EnrichedArticle
+	from    []kafka.Message
+	letters []bus.Letter
+}
+
+// decode decodes a batch; it runs on the next batch while store runs.
+func (s *Sink) decode(msgs []kafka.Message) decoded {
+	d := decoded{batch: make([]events.EnrichedArticle, 0, len(msgs)), from: make([]kafka.Message, 0, len(msgs))}
 	max := s.cfg.Bus.MaxMessageBytes
 	for _, msg := range msgs {
 		s.m.received.Inc()
 		a, letter := decodeMessage(msg, max, events.DecodeEnriched)
 		if letter != nil {
-			letters = append(letters, *letter)
+			d.letters = append(d.letters, *letter)
 			continue
 		}
-		batch = append(batch, a)
-		from = append(from, msg)
+		d.batch = append(d.batch, a)
+		d.from = append(d.from, msg)
 	}
+	return d
+}
+
+// store writes a decoded batch and dead-letters what cannot be stored; see
+// Sink for the contract.
+func (s *Sink) store(ctx context.Context, _ []kafka.Message, d decoded) error {
+	batch, from, letters := d.batch, d.from, d.letters
 	for attempt := 0; len(batch) > 0; attempt++ {
-		_, err := s.store.Write(ctx, batch)
+		_, err := s.articles.Write(ctx, batch)
 		if err == nil {
 			break
 		}

@@ -22,6 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // SchemaVersion is the version of the event shapes defined in this package.
@@ -190,24 +193,47 @@ func (a RawArticle) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
+// enrichedWire is the JSON shape of an EnrichedArticle: every RawArticle
+// field at the top level, the detected language in "language" and the declared
+// one in "declared_language".
+type enrichedWire struct {
+	rawWire
+	Text             string    `json:"text"`
+	Language         string    `json:"language"`
+	DeclaredLanguage string    `json:"declared_language,omitempty"`
+	Countries        []Country `json:"countries"`
+	People           []Entity  `json:"people"`
+	Organizations    []Entity  `json:"organizations"`
+	Topics           []Topic   `json:"topics"`
+	EnrichedAt       time.Time `json:"enriched_at,omitzero"`
+	EnricherVersion  string    `json:"enricher_version"`
+}
+
+// rawWire is RawArticle without its JSON methods.
+type rawWire RawArticle
+
+func (w *enrichedWire) article() EnrichedArticle {
+	a := EnrichedArticle{
+		RawArticle:       RawArticle(w.rawWire),
+		Text:             w.Text,
+		Language:         w.Language,
+		DeclaredLanguage: w.DeclaredLanguage,
+		Countries:        w.Countries,
+		People:           w.People,
+		Organizations:    w.Organizations,
+		Topics:           w.Topics,
+		EnrichedAt:       w.EnrichedAt,
+		EnricherVersion:  w.EnricherVersion,
+	}
+	a.RawArticle.Language = w.DeclaredLanguage
+	return a
+}
+
 // MarshalJSON encodes an EnrichedArticle with every RawArticle field at the top
 // level, its schema version set, and nil slices written as empty arrays.
 func (a EnrichedArticle) MarshalJSON() ([]byte, error) {
-	type rawPlain RawArticle
-	type flat struct {
-		rawPlain
-		Text             string    `json:"text"`
-		Language         string    `json:"language"`
-		DeclaredLanguage string    `json:"declared_language,omitempty"`
-		Countries        []Country `json:"countries"`
-		People           []Entity  `json:"people"`
-		Organizations    []Entity  `json:"organizations"`
-		Topics           []Topic   `json:"topics"`
-		EnrichedAt       time.Time `json:"enriched_at,omitzero"`
-		EnricherVersion  string    `json:"enricher_version"`
-	}
-	f := flat{
-		rawPlain:         rawPlain(a.RawArticle),
+	f := enrichedWire{
+		rawWire:          rawWire(a.RawArticle),
 		Text:             a.Text,
 		Language:         a.Language,
 		DeclaredLanguage: a.DeclaredLanguage,
@@ -242,36 +268,11 @@ func (a EnrichedArticle) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes an EnrichedArticle, placing the RawArticle fields in
 // the embedded struct and the detected language in Language.
 func (a *EnrichedArticle) UnmarshalJSON(b []byte) error {
-	type rawPlain RawArticle
-	type flat struct {
-		rawPlain
-		Text             string    `json:"text"`
-		Language         string    `json:"language"`
-		DeclaredLanguage string    `json:"declared_language,omitempty"`
-		Countries        []Country `json:"countries"`
-		People           []Entity  `json:"people"`
-		Organizations    []Entity  `json:"organizations"`
-		Topics           []Topic   `json:"topics"`
-		EnrichedAt       time.Time `json:"enriched_at,omitzero"`
-		EnricherVersion  string    `json:"enricher_version"`
-	}
-	var f flat
-	if err := json.Unmarshal(b, &f); err != nil {
+	var w enrichedWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*a = EnrichedArticle{
-		RawArticle:       RawArticle(f.rawPlain),
-		Text:             f.Text,
-		Language:         f.Language,
-		DeclaredLanguage: f.DeclaredLanguage,
-		Countries:        f.Countries,
-		People:           f.People,
-		Organizations:    f.Organizations,
-		Topics:           f.Topics,
-		EnrichedAt:       f.EnrichedAt,
-		EnricherVersion:  f.EnricherVersion,
-	}
-	a.RawArticle.Language = f.DeclaredLanguage
+	*a = w.article()
 	return nil
 }
 
@@ -285,8 +286,8 @@ func nonNil[T any](s []T) []T {
 // DecodeRaw decodes and validates a RawArticle. The error wraps ErrMalformed,
 // ErrSchemaVersion or ErrInvalid.
 func DecodeRaw(b []byte) (RawArticle, error) {
-	var a RawArticle
-	if err := decode(b, &a); err != nil {
+	a, err := decode[RawArticle](b)
+	if err != nil {
 		return RawArticle{}, err
 	}
 	if err := a.Validate(); err != nil {
@@ -298,35 +299,51 @@ func DecodeRaw(b []byte) (RawArticle, error) {
 // DecodeEnriched decodes and validates an EnrichedArticle. The error wraps
 // ErrMalformed, ErrSchemaVersion or ErrInvalid.
 func DecodeEnriched(b []byte) (EnrichedArticle, error) {
-	var a EnrichedArticle
-	if err := decode(b, &a); err != nil {
+	// Decoding into the wire struct, not through UnmarshalJSON, spares the
+	// decoder a second validation and a skip of the whole message.
+	w, err := decode[enrichedWire](b)
+	if err != nil {
 		return EnrichedArticle{}, err
 	}
+	a := w.article()
 	if err := a.Validate(); err != nil {
 		return EnrichedArticle{}, err
 	}
 	return a, nil
 }
 
-// decode decodes b into v in one pass; only when that fails does it look at
-// schema_version alone, so that a document of another version is reported as
-// such rather than as malformed. The version of a decoded document is checked
-// by Validate.
-func decode(b []byte, v any) error {
+// decode decodes b, a JSON object, in one pass; only when that fails does it
+// look at schema_version alone, so that a document of another version is
+// reported as such rather than as malformed. The version of a decoded
+// document is checked by Validate.
+//
+// github.com/segmentio/encoding/json decodes about twice as fast as
+// encoding/json and to the same value for valid UTF-8 (FuzzDecodeAgrees holds
+// it to that); encoding/json, which reads invalid UTF-8 as U+FFFD, decodes
+// everything else and has the last word on every failure.
+func decode[T any](b []byte) (T, error) {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
+		var zero T
+		return zero, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	err := json.Unmarshal(b, v)
+	if utf8.Valid(b) {
+		var v T
+		if fastjson.Unmarshal(b, &v) == nil {
+			return v, nil
+		}
+	}
+	var v T
+	err := json.Unmarshal(b, &v)
 	if err == nil {
-		return nil
+		return v, nil
 	}
 	var probe struct {
 		SchemaVersion *int `json:"schema_version"`
 	}
 	if json.Unmarshal(b, &probe) == nil && probe.SchemaVersion != nil && *probe.SchemaVersion != SchemaVersion {
-		return fmt.Errorf("%w: got %d, want %d", ErrSchemaVersion, *probe.SchemaVersion, SchemaVersion)
+		return v, fmt.Errorf("%w: got %d, want %d", ErrSchemaVersion, *probe.SchemaVersion, SchemaVersion)
 	}
-	return fmt.Errorf("%w: %v", ErrMalformed, err)
+	return v, fmt.Errorf("%w: %v", ErrMalformed, err)
 }
 
 // Validate reports whether a satisfies the contract: schema version, a

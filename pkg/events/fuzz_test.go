@@ -3,6 +3,7 @@ package events_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/newsflow/newsflow/pkg/events"
@@ -47,6 +48,50 @@ func FuzzDecode(f *testing.F) {
 			}
 		} else if !known(err) {
 			t.Fatalf("DecodeRaw error %v is none of the package's errors", err)
+		}
+	})
+}
+
+// FuzzDecodeAgrees holds the decoders to encoding/json: whatever DecodeRaw
+// and DecodeEnriched accept (they decode with github.com/segmentio/encoding
+// when they can), encoding/json must accept and decode to the same article, and
+// whatever encoding/json accepts as a valid article, they must accept.
+func FuzzDecodeAgrees(f *testing.F) {
+	good, _ := json.Marshal(enriched())
+	rawGood, _ := json.Marshal(raw())
+	for _, s := range [][]byte{good, rawGood,
+		[]byte(`{"schema_version":1,"id":"x\ud800y","source":{"feed_url":"u"},"fetched_at":"2024-01-01T00:00:00Z","enricher_version":"v"}`),
+		[]byte(`{"schema_version":1,"id":"\ud83d\ude00","ID":"b","Id":"c","source":{"feed_url":"u","feed_url":"w"},"fetched_at":"2024-01-01T00:00:00Z"}`),
+		[]byte(`{"schema_version":1.0,"id":"x","source":{"feed_url":"u"},"fetched_at":"2024-01-01T00:00:00+02:00","countries":null,"people":[],"text":"a\u0000b"}`),
+		[]byte(`{"schema_version":1,"id":"x","source":{"feed_url":"u"},"fetched_at":"2024-01-01T00:00:00Z","countries":[{"code":"KP","score":1e400}]}`),
+		[]byte(`{"schema_version":1,"id":"x","source":{"feed_url":"u"},"fetched_at":"2024-01-01T00:00:00Z","topics":[{"id":"t","score":-0,"evidence":[{"start":1,"end":2}]}]} `),
+		[]byte(`{"schema_version":1,"id":"x","source":{"feed_url":"u"},"fetched_at":"2024-01-01T00:00:00Z"}x`),
+		[]byte(`{"schema_version":"1","id":7}`),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var wantRaw events.RawArticle
+		stdRaw := json.Unmarshal(b, &wantRaw) == nil && wantRaw.Validate() == nil
+		gotRaw, err := events.DecodeRaw(b)
+		switch {
+		case err == nil && !stdRaw:
+			t.Fatalf("DecodeRaw accepts what encoding/json refuses:\n%q", b)
+		case err != nil && stdRaw:
+			t.Fatalf("DecodeRaw refuses what encoding/json accepts: %v\n%q", err, b)
+		case err == nil && !reflect.DeepEqual(gotRaw, wantRaw):
+			t.Fatalf("DecodeRaw and encoding/json disagree:\n%#v\n%#v\n%q", gotRaw, wantRaw, b)
+		}
+		var want events.EnrichedArticle
+		std := json.Unmarshal(b, &want) == nil && want.Validate() == nil
+		got, err := events.DecodeEnriched(b)
+		switch {
+		case err == nil && !std:
+			t.Fatalf("DecodeEnriched accepts what encoding/json refuses:\n%q", b)
+		case err != nil && std:
+			t.Fatalf("DecodeEnriched refuses what encoding/json accepts: %v\n%q", err, b)
+		case err == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("DecodeEnriched and encoding/json disagree:\n%#v\n%#v\n%q", got, want, b)
 		}
 	})
 }
