@@ -56,7 +56,7 @@ demo:
 # fuzz: every fuzz target for FUZZTIME each (CI runs it briefly). Seeds are
 # in the tests (f.Add) and in testdata/fuzz where a package keeps some.
 FUZZTIME ?= 10s
-FUZZ_TARGETS := pkg/events:FuzzDecode internal/feed:FuzzParse internal/enrich:FuzzPlainText \
+FUZZ_TARGETS := pkg/events:FuzzDecode pkg/events:FuzzDecodeAgrees internal/feed:FuzzParse internal/enrich:FuzzPlainText \
 	internal/enrich:FuzzEnrich internal/enrich:FuzzScanWord internal/enrich/topics:FuzzMatch
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -111,7 +111,10 @@ type Stages[T any] struct {
 // prepared batch is dropped uncommitted (it is delivered again: at least
 // once) and the batch being handled finishes and commits as in Run.
 func RunStages[T any](ctx context.Context, c *Consumer, s Stages[T]) (err error) {
-	if c.metrics != nil {
+	// Consumers sharing Metrics (members of one group in one process) keep
+	// them up to date once.
+	if c.metrics != nil && c.metrics.monitored.CompareAndSwap(false, true) {
+		defer c.metrics.monitored.Store(false)
 		mctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go c.metrics.Run(mctx, 5*time.Second)

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ type Metrics struct {
 
 	readers []*kafka.Reader
 	writers []*kafka.Writer
+	// monitored is held by the one consumer that keeps the metrics up to
+	// date when several share them.
+	monitored atomic.Bool
 }
 
 // NewMetrics registers the Kafka client metrics of stage client on reg.

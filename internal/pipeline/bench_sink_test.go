@@ -80,6 +80,7 @@ type sinkBench struct {
 	postmaster int    // 0: server CPU not measured
 	kafkaPID   int    // 0: broker CPU not measured
 	schemas    atomic.Int64
+	consumers  int // consumers per sink instance (SinkConfig.Consumers)
 }
 
 // cpu is the CPU time used so far by this process, the PostgreSQL server and
@@ -147,10 +148,11 @@ func (b *sinkBench) topics(ctx context.Context, partitions int) bus.Config {
 func (b *sinkBench) throughput() {
 	t := b.t
 	ctx := context.Background()
-	n := benchEnvInt(t, "NEWSFLOW_BENCH_SINK_E2E_N", 50000)
+	n := benchEnvInt(t, "NEWSFLOW_BENCH_SINK_E2E_N", 100000)
 	batches := benchEnvInts(t, "NEWSFLOW_BENCH_SINK_E2E_BATCHES", "500,1000,2000")
 	instances := benchEnvInts(t, "NEWSFLOW_BENCH_SINK_E2E_INSTANCES", "1,2")
 	partitions := benchEnvInt(t, "NEWSFLOW_BENCH_SINK_E2E_PARTITIONS", 6)
+	b.consumers = benchEnvInt(t, "NEWSFLOW_BENCH_SINK_E2E_CONSUMERS", 1)
 	arts := benchEnrichedArticles(n, 1000, 7)
 	msgs := make([]kafka.Message, n)
 	bytes, tags := 0, 0
@@ -247,6 +249,9 @@ func (b *sinkBench) throughput() {
 	for _, size := range batches {
 		for _, k := range instances {
 			name := fmt.Sprintf("sink, batches of %d, %d instance(s)", size, k)
+			if b.consumers > 1 {
+				name += fmt.Sprintf(" of %d consumers", b.consumers)
+			}
 			profile := ""
 			if size == 1000 && k == 1 {
 				profile = os.Getenv("NEWSFLOW_BENCH_SINK_E2E_PROFILE")
@@ -289,6 +294,7 @@ func (b *sinkBench) sinkRun(ctx context.Context, bc bus.Config, n, size, k int, 
 	sc := pipeline.DefaultSinkConfig()
 	sc.Bus = bc
 	sc.BatchSize = size
+	sc.Consumers = b.consumers
 	sc.GroupID = fmt.Sprintf("newsflow-sink-bench-%d-%d", os.Getpid(), time.Now().UnixNano())
 	var regs []*prometheus.Registry
 	var sinks []*pipeline.Sink

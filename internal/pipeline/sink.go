@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/newsflow/newsflow/internal/bus"
 	"github.com/newsflow/newsflow/internal/store"
@@ -22,8 +23,12 @@ type ArticleWriter interface {
 
 // SinkConfig configures the sink stage.
 type SinkConfig struct {
-	Bus       bus.Config
-	GroupID   string
+	Bus     bus.Config
+	GroupID string
+	// Consumers is how many members of the consumer group this sink runs,
+	// each consuming its own partitions and writing its own batches (1 when
+	// zero).
+	Consumers int
 	BatchSize int           // at most this many events per transaction
 	BatchWait time.Duration // at most this long filling a batch
 	// RetryMax caps the backoff between attempts while the database fails.
@@ -43,13 +48,13 @@ type SinkConfig struct {
 // held in memory, the one being stored and the next one, decoded while the
 // first is written), reports not-ready, and resumes by itself.
 type Sink struct {
-	cfg      SinkConfig
-	articles ArticleWriter
-	logger   *slog.Logger
-	consumer *bus.Consumer
-	dlq      *bus.DeadLetters
-	m        *sinkMetrics
-	failing  failure
+	cfg       SinkConfig
+	articles  ArticleWriter
+	logger    *slog.Logger
+	consumers []*bus.Consumer
+	dlq       *bus.DeadLetters
+	m         *sinkMetrics
+	failing   failure
 }
 
 type sinkMetrics struct {
@@ -103,24 +108,36 @@ func NewSink(cfg SinkConfig, st ArticleWriter, logger *slog.Logger, reg promethe
 	if err != nil {
 		return nil, fmt.Errorf("register kafka metrics: %w", err)
 	}
-	cons, err := cfg.Bus.NewConsumer(bus.ConsumerConfig{
-		GroupID: cfg.GroupID, Topic: cfg.Bus.Topics.Enriched, ClientID: "newsflow-sink",
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
-	}, logger, km)
-	if err != nil {
-		return nil, err
+	var consumers []*bus.Consumer
+	for range max(cfg.Consumers, 1) {
+		cons, err := cfg.Bus.NewConsumer(bus.ConsumerConfig{
+			GroupID: cfg.GroupID, Topic: cfg.Bus.Topics.Enriched, ClientID: "newsflow-sink",
+			BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
+		}, logger, km)
+		if err != nil {
+			return nil, err
+		}
+		consumers = append(consumers, cons)
 	}
 	dlq, err := cfg.Bus.NewDeadLetters("sink", km, m.deadLettered)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, articles: st, logger: logger, consumer: cons, dlq: dlq, m: m}
+	s := &Sink{cfg: cfg, articles: st, logger: logger, consumers: consumers, dlq: dlq, m: m}
 	return s, nil
 }
 
 // Run consumes until ctx is done; see Sink for the contract.
 func (s *Sink) Run(ctx context.Context) error {
-	err := bus.RunStages(ctx, s.consumer, bus.Stages[decoded]{Prepare: s.decode, Handle: s.store})
+	// The consumers stop together: when one fails the others finish their
+	// batches and leave the group.
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range s.consumers {
+		g.Go(func() error {
+			return bus.RunStages(gctx, c, bus.Stages[decoded]{Prepare: s.decode, Handle: s.store})
+		})
+	}
+	err := g.Wait()
 	if cerr := s.dlq.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close dead-letter writer: %w", cerr)
 	}

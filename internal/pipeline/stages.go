@@ -46,15 +46,18 @@ func (c EnricherConfig) Validate(prefix string) error {
 	return nil
 }
 
-// DefaultSinkConfig returns the sink defaults: group newsflow-sink, batches
-// of up to 500 articles or 200 ms.
+// DefaultSinkConfig returns the sink defaults: group newsflow-sink, one
+// consumer, batches of up to 1,000 articles or 200 ms.
 func DefaultSinkConfig() SinkConfig {
-	return SinkConfig{Bus: bus.DefaultConfig(), GroupID: "newsflow-sink", BatchSize: 500, BatchWait: 200 * time.Millisecond, RetryMax: 30 * time.Second}
+	return SinkConfig{Bus: bus.DefaultConfig(), GroupID: "newsflow-sink", Consumers: 1, BatchSize: 1000,
+		BatchWait: 200 * time.Millisecond, RetryMax: 30 * time.Second}
 }
 
 // RegisterFlags binds the sink stage flags (see EnricherConfig.RegisterFlags).
 func (c *SinkConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	flagenv.String(fs, &c.GroupID, prefix+"group", c.GroupID, "consumer group of the sink")
+	flagenv.Int(fs, &c.Consumers, prefix+"consumers", c.Consumers,
+		"members of the consumer group in this process, each writing its own batches (about one PostgreSQL core each)")
 	flagenv.Int(fs, &c.BatchSize, prefix+"batch-size", c.BatchSize, "articles per database transaction at most")
 	flagenv.Duration(fs, &c.BatchWait, prefix+"batch-wait", c.BatchWait, "longest wait to fill a batch")
 	flagenv.Duration(fs, &c.RetryMax, prefix+"retry-max", c.RetryMax, "longest wait between retries while the database fails")
@@ -65,6 +68,8 @@ func (c SinkConfig) Validate(prefix string) error {
 	switch {
 	case c.GroupID == "":
 		return flagenv.Invalid(prefix+"group", c.GroupID, "must not be empty")
+	case c.Consumers < 1 || c.Consumers > 64:
+		return flagenv.Invalid(prefix+"consumers", c.Consumers, "want 1 to 64")
 	case c.BatchSize < 1 || c.BatchSize > 50000:
 		return flagenv.Invalid(prefix+"batch-size", c.BatchSize, "want 1 to 50000")
 	case c.BatchWait < 0 || c.BatchWait > time.Minute:

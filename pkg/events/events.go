@@ -181,8 +181,7 @@ func NewEnriched(raw RawArticle) EnrichedArticle {
 // MarshalJSON encodes a RawArticle with its schema version set and nil slices
 // written as empty arrays.
 func (a RawArticle) MarshalJSON() ([]byte, error) {
-	type plain RawArticle
-	p := plain(a)
+	p := rawWire(a)
 	p.SchemaVersion = SchemaVersion
 	if p.Authors == nil {
 		p.Authors = []string{}

@@ -71,27 +71,23 @@ func FuzzDecodeAgrees(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var wantRaw events.RawArticle
-		stdRaw := json.Unmarshal(b, &wantRaw) == nil && wantRaw.Validate() == nil
-		gotRaw, err := events.DecodeRaw(b)
-		switch {
-		case err == nil && !stdRaw:
-			t.Fatalf("DecodeRaw accepts what encoding/json refuses:\n%q", b)
-		case err != nil && stdRaw:
-			t.Fatalf("DecodeRaw refuses what encoding/json accepts: %v\n%q", err, b)
-		case err == nil && !reflect.DeepEqual(gotRaw, wantRaw):
-			t.Fatalf("DecodeRaw and encoding/json disagree:\n%#v\n%#v\n%q", gotRaw, wantRaw, b)
-		}
-		var want events.EnrichedArticle
-		std := json.Unmarshal(b, &want) == nil && want.Validate() == nil
-		got, err := events.DecodeEnriched(b)
-		switch {
-		case err == nil && !std:
-			t.Fatalf("DecodeEnriched accepts what encoding/json refuses:\n%q", b)
-		case err != nil && std:
-			t.Fatalf("DecodeEnriched refuses what encoding/json accepts: %v\n%q", err, b)
-		case err == nil && !reflect.DeepEqual(got, want):
-			t.Fatalf("DecodeEnriched and encoding/json disagree:\n%#v\n%#v\n%q", got, want, b)
-		}
+		agrees(t, "DecodeRaw", b, events.DecodeRaw, events.RawArticle.Validate)
+		agrees(t, "DecodeEnriched", b, events.DecodeEnriched, events.EnrichedArticle.Validate)
 	})
+}
+
+// agrees checks decode against encoding/json on b (see FuzzDecodeAgrees).
+func agrees[T any](t *testing.T, name string, b []byte, decode func([]byte) (T, error), validate func(T) error) {
+	t.Helper()
+	var want T
+	std := json.Unmarshal(b, &want) == nil && validate(want) == nil
+	got, err := decode(b)
+	switch {
+	case err == nil && !std:
+		t.Fatalf("%s accepts what encoding/json refuses:\n%q", name, b)
+	case err != nil && std:
+		t.Fatalf("%s refuses what encoding/json accepts: %v\n%q", name, err, b)
+	case err == nil && !reflect.DeepEqual(got, want):
+		t.Fatalf("%s and encoding/json disagree:\n%#v\n%#v\n%q", name, got, want, b)
+	}
 }
