@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +240,99 @@ func TestWrongPasswordFailsFast(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// RunStages prepares the next batch while the current one is handled: here
+// the first Handle waits until the second batch has been prepared, which
+// without the overlap would never happen. At shutdown the prepared batch is
+// dropped uncommitted, and a new consumer of the group gets it again.
+func TestRunStagesPreparesAhead(t *testing.T) {
+	c := testConfig(t)
+	c.Partitions = 1 // one partition: batches in offset order
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := bus.EnsureTopics(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.NewWriter(c.Topics.Raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 30
+	var msgs []kafka.Message
+	for i := range n {
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprintf("k%02d", i)), Value: []byte(fmt.Sprintf("v%02d", i))})
+	}
+	if err := w.Write(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	group := "g-" + t.Name()
+	cc := bus.ConsumerConfig{GroupID: group, Topic: c.Topics.Raw, BatchSize: 10, BatchWait: time.Second}
+	cons, err := c.NewConsumer(cc, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondPrepared := make(chan struct{})
+	var nPrepared atomic.Int32 // Prepare runs on the fetching goroutine
+	var handled []string
+	rctx, stop := context.WithCancel(ctx)
+	err = bus.RunStages(rctx, cons, bus.Stages[string]{
+		Prepare: func(b []kafka.Message) string {
+			if nPrepared.Add(1) == 2 {
+				close(secondPrepared)
+			}
+			return string(b[0].Key)
+		},
+		Handle: func(ctx context.Context, b []kafka.Message, first string) error {
+			if first != string(b[0].Key) {
+				t.Errorf("Handle got %q prepared for the batch starting at %q", first, b[0].Key)
+			}
+			handled = append(handled, first)
+			if len(handled) == 1 {
+				select {
+				case <-secondPrepared:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return nil
+			}
+			// Second batch handled: stop while the third is prepared.
+			for nPrepared.Load() < 3 && ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			stop()
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(handled, ",") != "k00,k10" {
+		t.Fatalf("handled batches starting at %v, want k00,k10", handled)
+	}
+
+	// The third batch was prepared, never handled: it was not committed.
+	cons2, err := c.NewConsumer(cc, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []string
+	rctx2, stop2 := context.WithCancel(ctx)
+	if err := cons2.Run(rctx2, func(ctx context.Context, b []kafka.Message) error {
+		for _, m := range b {
+			again = append(again, string(m.Key))
+		}
+		if len(again) >= n-20 {
+			stop2()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != n-20 || again[0] != "k20" {
+		t.Fatalf("after the restart the group got %v, want k20 to k29", again)
 	}
 }
