@@ -36,7 +36,8 @@ type EnricherConfig struct {
 // unsupported schema version, breaks the contract or is larger than the
 // maximum message size goes to the dead-letter topic with the reason. Offsets
 // are committed only after both writes were acknowledged by all replicas, so
-// a crash at any point redelivers the batch (at least once).
+// a crash at any point redelivers the batch (at least once). The next batch
+// is tagged while the current one is published: at most two batches are held.
 type Enricher struct {
 	cfg      EnricherConfig
 	tagger   Tagger
@@ -154,7 +155,7 @@ func NewEnricher(cfg EnricherConfig, tagger Tagger, logger *slog.Logger, reg pro
 
 // Run consumes until ctx is done; see Enricher for the delivery contract.
 func (e *Enricher) Run(ctx context.Context) error {
-	err := e.consumer.Run(ctx, e.handle)
+	err := bus.RunStages(ctx, e.consumer, bus.Stages[tagged]{Prepare: e.tag, Handle: e.publish})
 	cerr := e.out.Close()
 	if derr := e.dlq.Close(); cerr == nil {
 		cerr = derr
@@ -170,34 +171,50 @@ func (e *Enricher) Ready() error {
 	return e.failing.err("publishing enriched articles fails")
 }
 
-func (e *Enricher) handle(ctx context.Context, msgs []kafka.Message) error {
-	out := make([]kafka.Message, 0, len(msgs))
-	var letters []bus.Letter
+// tagged is a batch tagged and encoded, ready to publish: the enriched
+// messages, the articles they carry, the messages that go to the dead-letter
+// topic, and the time of tagging.
+type tagged struct {
+	out      []kafka.Message
+	enriched []events.EnrichedArticle
+	letters  []bus.Letter
+	now      time.Time
+}
+
+// tag decodes, tags and encodes a batch; it runs on the next batch while
+// publish runs.
+func (e *Enricher) tag(msgs []kafka.Message) tagged {
+	t := tagged{out: make([]kafka.Message, 0, len(msgs)), now: time.Now().UTC()}
 	max := e.cfg.Bus.MaxMessageBytes
-	now := time.Now().UTC()
-	var enriched []events.EnrichedArticle
 	for _, msg := range msgs {
 		e.m.received.Inc()
 		raw, letter := decodeMessage(msg, max, events.DecodeRaw)
 		if letter != nil {
-			letters = append(letters, *letter)
+			t.letters = append(t.letters, *letter)
 			continue
 		}
 		start := time.Now()
-		a := e.tagger.Enrich(raw, now)
+		a := e.tagger.Enrich(raw, t.now)
 		e.m.duration.Observe(time.Since(start).Seconds())
 		b, err := enrich.AppendJSON(nil, &a)
 		if err != nil {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonInvalid, Err: fmt.Errorf("encode enriched article: %w", err)})
+			t.letters = append(t.letters, bus.Letter{Msg: msg, Reason: bus.ReasonInvalid, Err: fmt.Errorf("encode enriched article: %w", err)})
 			continue
 		}
 		if len(b) > max {
-			letters = append(letters, bus.Letter{Msg: msg, Reason: bus.ReasonTooLarge, Err: fmt.Errorf("enriched article of %d bytes exceeds %d", len(b), max)})
+			t.letters = append(t.letters, bus.Letter{Msg: msg, Reason: bus.ReasonTooLarge, Err: fmt.Errorf("enriched article of %d bytes exceeds %d", len(b), max)})
 			continue
 		}
-		out = append(out, kafka.Message{Key: []byte(a.ID), Value: b, Headers: bus.Headers(events.EnrichedHeaders(a))})
-		enriched = append(enriched, a)
+		t.out = append(t.out, kafka.Message{Key: []byte(a.ID), Value: b, Headers: bus.Headers(events.EnrichedHeaders(a))})
+		t.enriched = append(t.enriched, a)
 	}
+	return t
+}
+
+// publish writes a tagged batch and its dead letters; see Enricher for the
+// contract.
+func (e *Enricher) publish(ctx context.Context, _ []kafka.Message, t tagged) error {
+	out, letters, enriched, now := t.out, t.letters, t.enriched, t.now
 	onRetry := func(err error) {
 		e.failing.set(err)
 		e.logger.Warn("publish enriched articles failed, retrying", slog.Int("articles", len(out)), slog.Any("error", err))
